@@ -1,0 +1,62 @@
+"""The one assembly function: `build_application(settings)`, used by run, sandbox and tests."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram.constants import ParseMode
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+from bot.config import Settings
+from bot.context import SERVICES_KEY, BotContext
+from bot.services import Services, build_services
+from db import users
+from handlers.commands import publish_defaults
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_TOKEN = "123456:SANDBOX-not-a-real-token"
+
+BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings, *, services: Services | None = None) -> BotApplication:
+    """Assemble the Application: settings, services, handlers, start-up and shut-down hooks."""
+    services = services or build_services(settings)
+    token = settings.TELEGRAM_BOT_TOKEN or SANDBOX_TOKEN
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.TELEGRAM_API_BASE_URL)
+        .base_file_url(settings.base_file_url)
+        .context_types(ContextTypes(context=BotContext))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data[SERVICES_KEY] = services
+    handlers.register(app)
+    return app  # type: ignore[return-value]
+
+
+async def _post_init(app: BotApplication) -> None:
+    services: Services = app.bot_data[SERVICES_KEY]
+    me = await app.bot.get_me()
+    services.bot_username = me.username or services.bot_username
+    async with services.db() as session:
+        await users.ensure_admins(
+            session,
+            telegram_ids=services.settings.ADMIN_IDS,
+            language=services.settings.DEFAULT_LOCALE,
+            now=services.now(),
+        )
+    await publish_defaults(app.bot, services.renderer, services.settings.DEFAULT_LOCALE)
+    logger.info("bot @%s ready", services.bot_username)
+
+
+async def _post_shutdown(app: BotApplication) -> None:
+    services: Services = app.bot_data[SERVICES_KEY]
+    await services.engine.dispose()

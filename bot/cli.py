@@ -1,0 +1,224 @@
+"""`forum-anak`: a thin command line over the bot's async functions (SPEC §9)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.config import ConfigError, Settings, load_settings
+from content.loaders import ContentError
+
+logger = logging.getLogger(__name__)
+
+
+class CliError(click.ClickException):
+    """A failure the operator can act on: printed as one line, exit code 1."""
+
+    def show(self, file: Any = None) -> None:
+        """Print `forum-anak: <message>` on stderr."""
+        click.echo(f"forum-anak: {self.format_message()}", err=True)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _run(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    try:
+        return asyncio.run(coro_factory())
+    except SQLAlchemyError as exc:
+        raise CliError(f"database error: {str(exc.orig or exc).splitlines()[0]}") from None
+
+
+def _check_content() -> None:
+    from content.check import check_content
+
+    try:
+        check_content()
+    except ContentError as exc:
+        raise CliError(f"content error: {exc}") from None
+
+
+def _upgrade(settings: Settings) -> None:
+    from db.engine import upgrade_database
+
+    try:
+        upgrade_database(settings.DATABASE_URL)
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot migrate the database: {str(exc.orig or exc).splitlines()[0]}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Forum Anak Bot: child participation and protection on Telegram."""
+
+
+@cli.command()
+def run() -> None:
+    """Run the bot with long polling (needs TELEGRAM_BOT_TOKEN and SECRET_KEY)."""
+    settings = _settings()
+    if not settings.TELEGRAM_BOT_TOKEN:
+        raise CliError(
+            "TELEGRAM_BOT_TOKEN is not set; get one from @BotFather, or try the bot without one "
+            "with `forum-anak sandbox`"
+        )
+    if not settings.SECRET_KEY:
+        raise CliError("SECRET_KEY is not set; run `forum-anak init` to create one in .env")
+    from bot.app import build_application
+    from bot.logs import configure_logging
+
+    configure_logging(settings.LOG_FORMAT)
+    _check_content()
+    _upgrade(settings)
+    app = build_application(settings)
+    app.run_polling(allowed_updates=["message", "edited_message", "callback_query", "poll_answer"])
+
+
+@cli.command()
+@click.option("--database", default="sqlite:///data/sandbox.db", show_default=True,
+              help="Database of the sandbox, kept apart from the real one.")
+@click.option("--files-dir", type=click.Path(path_type=Path), default=Path("data/sandbox-files"),
+              show_default=True, help="Where files the bot sends are saved.")
+def sandbox(database: str, files_dir: Path) -> None:
+    """Chat with the real bot in the terminal, against a local Bot API emulator."""
+    settings = _settings(DATABASE_URL=database, TELEGRAM_BOT_TOKEN=None)
+    _check_content()
+    _upgrade(settings)
+    from bot.logs import configure_logging
+    from bot.sandbox.run import run_sandbox
+
+    configure_logging(settings.LOG_FORMAT, level=logging.WARNING)
+    _run(lambda: run_sandbox(settings, files_dir=files_dir))
+
+
+@cli.command()
+@click.option("--env-file", type=click.Path(path_type=Path), default=Path(".env"), show_default=True)
+def init(env_file: Path) -> None:
+    """Create .env with a new SECRET_KEY (kept if present) and migrate the database."""
+    existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
+    if any(line.startswith("SECRET_KEY=") for line in existing.splitlines()):
+        click.echo(f"{env_file}: SECRET_KEY already set, left unchanged")
+    else:
+        prefix = existing if not existing or existing.endswith("\n") else existing + "\n"
+        env_file.write_text(f"{prefix}SECRET_KEY={secrets.token_urlsafe(48)}\n", encoding="utf-8")
+        env_file.chmod(0o600)
+        click.echo(f"{env_file}: wrote a new SECRET_KEY (keep this file private)")
+    settings = _settings(env_file=env_file)
+    _upgrade(settings)
+    click.echo("database ready")
+
+
+@cli.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    _upgrade(_settings())
+    click.echo("database is up to date")
+
+
+@cli.group()
+def content() -> None:
+    """Content (templates, quiz banks, regions, hotlines)."""
+
+
+@content.command("check")
+def content_check() -> None:
+    """Validate every template and content file."""
+    from content.check import check_content
+
+    try:
+        summary = check_content()
+    except ContentError as exc:
+        raise CliError(f"content error: {exc}") from None
+    click.echo(
+        f"content OK: {summary.templates} templates and {summary.strings} strings in 2 languages, "
+        f"{summary.kecamatan} kecamatan, {summary.kelurahan} kelurahan, "
+        f"{summary.help_services} help services"
+    )
+
+
+@cli.group()
+def admin() -> None:
+    """Roles and invites."""
+
+
+@admin.command("add")
+@click.argument("telegram_id", type=click.IntRange(min=1))
+def admin_add(telegram_id: int) -> None:
+    """Make a Telegram user an admin."""
+    settings = _settings()
+    _upgrade(settings)
+
+    async def work() -> int:
+        from db import audit, users
+        from db.engine import make_engine, session_factory
+        from db.types import utcnow
+
+        engine = make_engine(settings.DATABASE_URL)
+        try:
+            async with session_factory(engine)() as session:
+                changed = await users.ensure_admins(
+                    session, telegram_ids=[telegram_id], language=settings.DEFAULT_LOCALE, now=utcnow()
+                )
+                await audit.record(
+                    session, actor_telegram_id=None, action="admin.add", subject=str(telegram_id), now=utcnow()
+                )
+                return changed
+        finally:
+            await engine.dispose()
+
+    changed = _run(work)
+    click.echo(f"{telegram_id} is {'now' if changed else 'already'} an admin")
+
+
+@admin.command("invite")
+@click.argument("role", type=click.Choice(["facilitator", "staff"]))
+def admin_invite(role: str) -> None:
+    """Print a one-time invite code for a role (valid 7 days)."""
+    settings = _settings()
+    _upgrade(settings)
+
+    async def work() -> str:
+        from db import audit, invites
+        from db.engine import make_engine, session_factory
+        from db.types import utcnow
+
+        engine = make_engine(settings.DATABASE_URL)
+        try:
+            async with session_factory(engine)() as session:
+                code = await invites.create_invite(session, role=role, created_by=None, now=utcnow())
+                await audit.record(session, actor_telegram_id=None, action="invite.create", subject=role, now=utcnow())
+                return code
+        finally:
+            await engine.dispose()
+
+    code = _run(work)
+    click.echo(f"{role} invite code: {code}  (the user types /gabung {code})")
+
+
+def main() -> NoReturn:
+    """Entry point of the `forum-anak` console script."""
+    try:
+        cli.main(prog_name="forum-anak", standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the promise of SPEC §9: one line, never a traceback
+        logger.debug("unexpected failure", exc_info=exc)
+        click.echo(f"forum-anak: unexpected error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(0)

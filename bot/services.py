@@ -1,0 +1,60 @@
+"""The long-lived objects every handler needs, built once per Application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings
+from content.loaders import HelpService, Regions, load_help_services, load_regions
+from content.render import Renderer
+from db.engine import SessionScope, make_engine, session_factory
+from db.types import utcnow
+
+
+@dataclass
+class Services:
+    """Settings, database, content and the clock; passed in, never imported as globals."""
+
+    settings: Settings
+    engine: AsyncEngine
+    db: SessionScope
+    renderer: Renderer
+    regions: Regions
+    help_services: tuple[HelpService, ...]
+    clock: Callable[[], datetime] = utcnow
+    bot_username: str = "ForumAnakBot"
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        """Return the current UTC time from the injected clock."""
+        return self.clock()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Services:
+    """Load content (failing fast on a broken file) and open the database engine."""
+    regions = load_regions()
+    help_services = load_help_services()
+    renderer = Renderer(
+        tz=settings.tz,
+        default_locale=settings.DEFAULT_LOCALE,
+        globals_={"help_services": help_services, "regions": regions},
+    )
+    engine = engine or make_engine(settings.DATABASE_URL)
+    return Services(
+        settings=settings,
+        engine=engine,
+        db=session_factory(engine),
+        renderer=renderer,
+        regions=regions,
+        help_services=help_services,
+        clock=clock,
+    )

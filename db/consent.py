@@ -1,0 +1,149 @@
+"""Guardian consent for a child's account (UU 27/2022 Art. 25, SPEC §1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.codes import code_hash, random_code
+from db.errors import LinkInvalid, NotAllowed
+from db.models import ConsentMethod, ConsentStatus, GuardianConsent, LinkStatus, Role, User
+
+LINK_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class PendingLink:
+    """A link a guardian has opened but not yet answered."""
+
+    consent_id: int
+    child_telegram_id: int
+    child_language: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of a guardian's or facilitator's answer."""
+
+    child_telegram_id: int
+    child_language: str
+    given: bool
+
+
+async def new_link(session: AsyncSession, *, child: User, now: datetime) -> str:
+    """Create a fresh single-use link token for a pending child, replacing older ones."""
+    if child.role != Role.CHILD or child.consent_status == ConsentStatus.GIVEN or child.id is None:
+        raise NotAllowed()
+    await session.execute(
+        delete(GuardianConsent).where(
+            GuardianConsent.child_id == child.id, GuardianConsent.status == LinkStatus.PENDING
+        )
+    )
+    # Typable (a facilitator may enter it with /izin) and fit for a deep link: 60 random bits,
+    # single use and expiring, so guessing is hopeless.
+    token = random_code(groups=3, size=4)
+    session.add(
+        GuardianConsent(
+            child_id=child.id,
+            token_hash=code_hash(token),
+            created_at=now,
+            expires_at=now + LINK_TTL,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def _pending(session: AsyncSession, token: str, now: datetime) -> tuple[GuardianConsent, User]:
+    row = (
+        await session.execute(
+            select(GuardianConsent, User)
+            .join(User, User.id == GuardianConsent.child_id)
+            .where(GuardianConsent.token_hash == code_hash(token))
+        )
+    ).first()
+    if row is None:
+        raise LinkInvalid("link_unknown")
+    link, child = row
+    if link.status != LinkStatus.PENDING:
+        raise LinkInvalid("link_used")
+    if link.expires_at <= now:
+        raise LinkInvalid("link_expired")
+    return link, child
+
+
+async def open_link(
+    session: AsyncSession, *, token: str, opener_telegram_id: int, now: datetime
+) -> PendingLink:
+    """Check a link a guardian (or facilitator) opened; the child cannot consent for itself."""
+    link, child = await _pending(session, token, now)
+    if child.telegram_id == opener_telegram_id:
+        raise NotAllowed("self_consent")
+    assert link.id is not None
+    return PendingLink(link.id, child.telegram_id, child.language)
+
+
+async def decide(
+    session: AsyncSession,
+    *,
+    token: str,
+    by: User | None,
+    by_telegram_id: int,
+    given: bool,
+    now: datetime,
+) -> Decision:
+    """Record a guardian's (or a facilitator's, with the paper letter) answer to a link."""
+    link, child = await _pending(session, token, now)
+    if child.telegram_id == by_telegram_id:
+        raise NotAllowed("self_consent")
+    by_facilitator = by is not None and by.role in (Role.FACILITATOR, Role.STAFF, Role.ADMIN)
+    link.status = LinkStatus.GIVEN if given else LinkStatus.DECLINED
+    link.method = ConsentMethod.FACILITATOR_LETTER if by_facilitator else ConsentMethod.GUARDIAN
+    link.decided_by_telegram_id = by_telegram_id
+    link.decided_at = now
+    if given:
+        child.consent_status = ConsentStatus.GIVEN
+        child.consent_method = link.method
+        child.consent_at = now
+    session.add_all([link, child])
+    await session.flush()
+    return Decision(child.telegram_id, child.language, given)
+
+
+async def given_by(session: AsyncSession, *, telegram_id: int) -> list[GuardianConsent]:
+    """List the consents this guardian gave that are still in force."""
+    result = await session.execute(
+        select(GuardianConsent)
+        .where(
+            GuardianConsent.decided_by_telegram_id == telegram_id,
+            GuardianConsent.status == LinkStatus.GIVEN,
+            GuardianConsent.method == ConsentMethod.GUARDIAN,
+        )
+        .order_by(GuardianConsent.decided_at)
+    )
+    return list(result.scalars())
+
+
+async def withdraw(
+    session: AsyncSession, *, consent_id: int, by_telegram_id: int
+) -> Decision:
+    """Withdraw a consent the caller gave: the child's account is erased (SPEC §1)."""
+    row = (
+        await session.execute(
+            select(GuardianConsent, User)
+            .join(User, User.id == GuardianConsent.child_id)
+            .where(GuardianConsent.id == consent_id)
+        )
+    ).first()
+    if row is None or row[0].decided_by_telegram_id != by_telegram_id:
+        raise NotAllowed()
+    link, child = row
+    if link.status != LinkStatus.GIVEN:
+        raise LinkInvalid("link_used")
+    decision = Decision(child.telegram_id, child.language, False)
+    await session.execute(delete(User).where(User.id == child.id))
+    await session.flush()
+    return decision

@@ -1,0 +1,92 @@
+"""Engines, sessions and migrations; nothing is built at import time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+SessionScope = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def async_url(url: str) -> str:
+    """Map a plain SQLAlchemy URL to its asyncio driver (aiosqlite, psycopg)."""
+    url = re.sub(r"^sqlite(\+\w+)?://", "sqlite+aiosqlite://", url)
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
+
+
+def sync_url(url: str) -> str:
+    """Map a URL to a synchronous driver, used by migrations and the CLI."""
+    url = re.sub(r"^sqlite(\+\w+)?://", "sqlite://", url)
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
+
+
+def _prepare_sqlite_dir(url: str) -> None:
+    match = re.match(r"sqlite(\+\w+)?:///(.+)", url)
+    if match and match.group(2) != ":memory:":
+        Path(match.group(2)).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite;
+    # busy_timeout makes concurrent writers queue instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create the async engine for a database URL, with SQLite tuned for the bot."""
+    _prepare_sqlite_dir(url)
+    engine = create_async_engine(async_url(url), **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def make_sync_engine(url: str, **kwargs: Any) -> Engine:
+    """Create a synchronous engine (migrations, backup, benchmarks)."""
+    _prepare_sqlite_dir(url)
+    engine = create_engine(sync_url(url), **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> SessionScope:
+    """Return `session_scope()`: one transaction, committed on success, rolled back on error."""
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def session_scope() -> AsyncIterator[AsyncSession]:
+        async with maker() as session, session.begin():
+            yield session
+
+    return session_scope
+
+
+def alembic_config(url: str) -> Config:
+    """Build the Alembic configuration from the package, without an alembic.ini file."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", sync_url(url).replace("%", "%%"))
+    return config
+
+
+def upgrade_database(url: str) -> None:
+    """Apply every migration up to the newest (all feature branches)."""
+    _prepare_sqlite_dir(url)
+    command.upgrade(alembic_config(url), "heads")

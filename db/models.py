@@ -1,0 +1,119 @@
+"""The tables. Collect nothing about a child beyond SPEC §1: no names, phones, schools, birth dates."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime
+
+
+class Role(enum.StrEnum):
+    """Who a user is to the bot; staff and facilitators come from invites."""
+
+    CHILD = "child"
+    PARENT = "parent"
+    FACILITATOR = "facilitator"
+    STAFF = "staff"
+    ADMIN = "admin"
+
+
+class ConsentStatus(enum.StrEnum):
+    """Guardian consent of a child's account (UU 27/2022 Art. 25)."""
+
+    PENDING = "pending"
+    GIVEN = "given"
+    NOT_REQUIRED = "not_required"
+
+
+class ConsentMethod(enum.StrEnum):
+    """How consent was obtained."""
+
+    SELF = "self"
+    GUARDIAN = "guardian"
+    FACILITATOR_LETTER = "facilitator_letter"
+
+
+class LinkStatus(enum.StrEnum):
+    """State of one guardian-consent link."""
+
+    PENDING = "pending"
+    GIVEN = "given"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+def _dt(nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class User(SQLModel, table=True):
+    """One Telegram user; a pending child's row holds only id, language, role and state."""
+
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
+    language: str = Field(max_length=2)
+    role: str | None = Field(default=None, max_length=16)
+    age_band: str | None = Field(default=None, max_length=8)
+    kecamatan: str | None = Field(default=None, max_length=40)
+    kelurahan: str | None = Field(default=None, max_length=40)
+    gender: str | None = Field(default=None, max_length=12)
+    privacy_accepted_at: datetime | None = Field(default=None, sa_column=_dt())
+    consent_status: str | None = Field(default=None, max_length=16)
+    consent_method: str | None = Field(default=None, max_length=24)
+    consent_at: datetime | None = Field(default=None, sa_column=_dt())
+    subscribed: bool = Field(default=True)
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    last_seen_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class GuardianConsent(SQLModel, table=True):
+    """A single-use, expiring link a guardian opens to consent for a child."""
+
+    __tablename__ = "guardian_consents"
+
+    id: int | None = Field(default=None, primary_key=True)
+    child_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    status: str = Field(default=LinkStatus.PENDING, max_length=16)
+    method: str | None = Field(default=None, max_length=24)
+    decided_by_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    expires_at: datetime = Field(sa_column=_dt(nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=_dt())
+
+
+class Invite(SQLModel, table=True):
+    """A one-time, expiring code that grants the facilitator or staff role."""
+
+    __tablename__ = "invites"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    role: str = Field(max_length=16)
+    created_by_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    expires_at: datetime = Field(sa_column=_dt(nullable=False))
+    used_by_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    used_at: datetime | None = Field(default=None, sa_column=_dt())
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what and when: staff, facilitator, admin and operator actions."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_dt(nullable=False))
+    actor_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    action: str = Field(max_length=48)
+    subject: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=500)

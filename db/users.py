@@ -1,0 +1,220 @@
+"""Accounts: onboarding state, profile, roles, subscription and erasure."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.errors import InvalidChoice
+from db.models import ConsentMethod, ConsentStatus, Role, User
+
+LANGUAGES = ("id", "en")
+CHILD_AGE_BANDS = ("u10", "10_12", "13_15", "16_17")
+AGE_BANDS = (*CHILD_AGE_BANDS, "adult")
+GENDERS = ("female", "male", "unspecified")
+SELF_ROLES = (Role.CHILD, Role.PARENT)
+LAST_SEEN_RESOLUTION = timedelta(hours=1)
+
+
+class Step(enum.StrEnum):
+    """The next onboarding question; derived from the row, so it survives restarts."""
+
+    LANGUAGE = "language"
+    PRIVACY = "privacy"
+    ROLE = "role"
+    GUARDIAN = "guardian"
+    AGE = "age"
+    KECAMATAN = "kecamatan"
+    KELURAHAN = "kelurahan"
+    GENDER = "gender"
+    DONE = "done"
+
+
+def next_step(user: User | None) -> Step:
+    """Return what onboarding still needs from this user."""
+    if user is None:
+        return Step.LANGUAGE
+    if user.privacy_accepted_at is None:
+        return Step.PRIVACY
+    if user.role is None:
+        return Step.ROLE
+    if user.role not in SELF_ROLES:
+        return Step.DONE  # facilitators, staff and admins are not profiled
+    if user.role == Role.CHILD and user.consent_status != ConsentStatus.GIVEN:
+        return Step.GUARDIAN
+    if user.age_band is None:
+        return Step.AGE
+    if user.kecamatan is None:
+        return Step.KECAMATAN
+    if user.kelurahan is None:
+        return Step.KELURAHAN
+    if user.gender is None:
+        return Step.GENDER
+    return Step.DONE
+
+
+def is_registered(user: User | None) -> bool:
+    """Tell whether onboarding is complete (a pending child is not registered)."""
+    return next_step(user) == Step.DONE
+
+
+def is_pending_child(user: User | None) -> bool:
+    """Tell whether this is a child still waiting for guardian consent."""
+    return (
+        user is not None
+        and user.role == Role.CHILD
+        and user.consent_status != ConsentStatus.GIVEN
+    )
+
+
+async def get_user(session: AsyncSession, *, telegram_id: int) -> User | None:
+    """Return the account of a Telegram user, if any."""
+    result = await session.execute(select(User).where(User.telegram_id == telegram_id))
+    return result.scalar_one_or_none()
+
+
+async def start_account(
+    session: AsyncSession, *, telegram_id: int, language: str, now: datetime
+) -> User:
+    """Create the account with its language, or change the language of an existing one."""
+    if language not in LANGUAGES:
+        raise InvalidChoice()
+    user = await get_user(session, telegram_id=telegram_id)
+    if user is None:
+        user = User(telegram_id=telegram_id, language=language, created_at=now, last_seen_at=now)
+        session.add(user)
+    else:
+        user.language = language
+    await session.flush()
+    return user
+
+
+async def accept_privacy(session: AsyncSession, *, user: User, now: datetime) -> None:
+    """Record that the user read and accepted the privacy notice."""
+    user.privacy_accepted_at = now
+    session.add(user)
+    await session.flush()
+
+
+async def choose_role(session: AsyncSession, *, user: User, role: str, now: datetime) -> None:
+    """Set a self-declared role; a child's account becomes pending until a guardian consents."""
+    if role not in SELF_ROLES or user.role is not None:
+        raise InvalidChoice()
+    user.role = role
+    if role == Role.CHILD:
+        user.consent_status = ConsentStatus.PENDING
+    else:
+        user.consent_status = ConsentStatus.NOT_REQUIRED
+        user.consent_method = ConsentMethod.SELF
+        user.consent_at = now
+        user.age_band = "adult"
+    session.add(user)
+    await session.flush()
+
+
+async def set_profile(
+    session: AsyncSession,
+    *,
+    user: User,
+    regions: dict[str, tuple[str, ...]],
+    age_band: str | None = None,
+    kecamatan: str | None = None,
+    kelurahan: str | None = None,
+    gender: str | None = None,
+) -> None:
+    """Set one or more profile answers after checking each against the allowed values."""
+    if user.role not in SELF_ROLES or (user.role == Role.CHILD and user.consent_status != "given"):
+        raise InvalidChoice()  # a pending child's row holds nothing but its state (SPEC §1)
+    if age_band is not None:
+        allowed = CHILD_AGE_BANDS if user.role == Role.CHILD else ("adult",)
+        if age_band not in allowed:
+            raise InvalidChoice()
+        user.age_band = age_band
+    if kecamatan is not None:
+        if kecamatan not in regions:
+            raise InvalidChoice()
+        if kecamatan != user.kecamatan:
+            user.kelurahan = None
+        user.kecamatan = kecamatan
+    if kelurahan is not None:
+        if user.kecamatan is None or kelurahan not in regions.get(user.kecamatan, ()):
+            raise InvalidChoice()
+        user.kelurahan = kelurahan
+    if gender is not None:
+        if gender not in GENDERS:
+            raise InvalidChoice()
+        user.gender = gender
+    session.add(user)
+    await session.flush()
+
+
+async def clear_location(session: AsyncSession, *, user: User) -> None:
+    """Forget kecamatan and kelurahan so that they are asked again."""
+    user.kecamatan = user.kelurahan = None
+    session.add(user)
+    await session.flush()
+
+
+async def set_language(session: AsyncSession, *, user: User, language: str) -> None:
+    """Switch the language of the bot for this user."""
+    if language not in LANGUAGES:
+        raise InvalidChoice()
+    user.language = language
+    session.add(user)
+    await session.flush()
+
+
+async def set_subscribed(session: AsyncSession, *, user: User, subscribed: bool) -> None:
+    """Start or stop announcements for this user."""
+    user.subscribed = subscribed
+    session.add(user)
+    await session.flush()
+
+
+async def set_role(session: AsyncSession, *, user: User, role: str) -> None:
+    """Grant a role (invites and admin commands); profile answers of adults are kept."""
+    if role not in tuple(Role):
+        raise InvalidChoice()
+    user.role = role
+    if user.consent_status is None or user.consent_status == ConsentStatus.PENDING:
+        user.consent_status = ConsentStatus.NOT_REQUIRED
+        user.consent_method = ConsentMethod.SELF
+    session.add(user)
+    await session.flush()
+
+
+async def erase_user(session: AsyncSession, *, user: User) -> None:
+    """Delete the account and, by foreign-key cascade, everything linked to it."""
+    await session.execute(delete(User).where(User.id == user.id))
+    await session.flush()
+
+
+async def ensure_admins(
+    session: AsyncSession, *, telegram_ids: Iterable[int], language: str, now: datetime
+) -> int:
+    """Make sure each id has an admin account; return how many changed."""
+    changed = 0
+    for telegram_id in telegram_ids:
+        user = await get_user(session, telegram_id=telegram_id)
+        if user is None:
+            user = User(telegram_id=telegram_id, language=language, created_at=now, last_seen_at=now)
+        if user.role != Role.ADMIN:
+            user.role = Role.ADMIN
+            user.consent_status = ConsentStatus.NOT_REQUIRED
+            user.consent_method = ConsentMethod.SELF
+            session.add(user)
+            changed += 1
+    await session.flush()
+    return changed
+
+
+async def touch(session: AsyncSession, *, user: User, now: datetime) -> None:
+    """Record activity, at most once an hour so that busy users cost no write per update."""
+    if now - user.last_seen_at >= LAST_SEEN_RESOLUTION:
+        user.last_seen_at = now
+        session.add(user)
+        await session.flush()

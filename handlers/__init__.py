@@ -1,0 +1,93 @@
+"""The one routing table: which update goes to which handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.context import BotContext
+from db import users
+from handlers import basics, consent, errors, menu, onboarding, privacy, roles
+from handlers.callbacks import pattern
+from handlers.commands import COMMANDS, Audience
+from handlers.common import ADMIN_ROLES, FACILITATOR_ROLES, STAFF_ROLES, HandlerFn, only_for
+from handlers.menu import MenuItem, Routes
+
+# Command key -> handler. Names and audiences live in handlers/commands.py.
+COMMAND_CALLBACKS: dict[str, HandlerFn] = {
+    "start": onboarding.start,
+    "menu": menu.menu_command,
+    "help": basics.help_command,
+    "language": basics.language_command,
+    "privacy": privacy.privacy_command,
+    "mydata": privacy.mydata_command,
+    "deletedata": privacy.deletedata_command,
+    "join": roles.join_command,
+    "stop": basics.stop_command,
+    "subscribe": basics.subscribe_command,
+    "consent": consent.consent_command,
+    "invite": roles.invite_command,
+}
+
+GUARDS = {Audience.FACILITATOR: FACILITATOR_ROLES, Audience.STAFF: STAFF_ROLES, Audience.ADMIN: ADMIN_ROLES}
+
+MENU_ITEMS = (
+    MenuItem("help", Audience.ANYONE, basics.help_command, for_guests=True),
+    MenuItem("language", Audience.ANYONE, basics.language_command, for_guests=True),
+    MenuItem("privacy", Audience.ANYONE, privacy.privacy_command, for_guests=True),
+)
+
+# Callback features: prefix -> handler. Anything else is a stale or foreign button.
+BUTTONS: dict[str, HandlerFn] = {
+    "ob": onboarding.on_button,
+    "gd": consent.on_button,
+    "menu": menu.on_button,
+    "lang": basics.on_language_button,
+    "pv": privacy.on_button,
+}
+
+
+async def load_user(update: Update, context: BotContext) -> None:
+    """Load the sender's account once per update, before any feature handler runs."""
+    sender = update.effective_user
+    if sender is None:
+        return
+    context.telegram_language = sender.language_code
+    async with context.db() as session:
+        context.user = await users.get_user(session, telegram_id=sender.id)
+        if context.user is not None:
+            await users.touch(session, user=context.user, now=context.now())
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Attach every handler to the Application, in order."""
+    app.bot_data[menu.ROUTES_KEY] = Routes(
+        items={item.key: item for item in MENU_ITEMS},
+        deep_links={},
+    )
+    app.add_handler(TypeHandler(Update, load_user), group=-1)
+
+    for command in COMMANDS:
+        callback = COMMAND_CALLBACKS[command.key]
+        if command.audience in GUARDS:
+            callback = only_for(GUARDS[command.audience], callback)
+        names = sorted({command.id_name, command.en_name})
+        app.add_handler(CommandHandler(names, callback, filters=filters.UpdateType.MESSAGE))
+
+    for prefix, callback in BUTTONS.items():
+        app.add_handler(CallbackQueryHandler(callback, pattern=pattern(prefix)))
+    app.add_handler(CallbackQueryHandler(basics.stale_button))
+
+    private = filters.ChatType.PRIVATE
+    app.add_handler(MessageHandler(private & filters.COMMAND, basics.unknown_command))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND & filters.UpdateType.MESSAGE, basics.fallback_message))
+    app.add_error_handler(errors.on_error)

@@ -1,0 +1,58 @@
+"""What the bot keeps, a copy of one's data, erasure, and consents a guardian gave."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.context import BotContext
+from db import consent, users
+from handlers.callbacks import decode, encode
+from handlers.common import Button, keyboard, refuse, respond
+
+
+async def privacy_command(update: Update, context: BotContext) -> None:
+    """Handle /privasi: the notice, plus withdraw buttons for consents this user gave."""
+    assert update.effective_user is not None
+    t = context.text
+    async with context.db() as session:
+        given = await consent.given_by(session, telegram_id=update.effective_user.id)
+    rows: list[list[Button]] = [[(t("btn.mydata"), encode("pv", "mydata"))]]
+    if context.user is not None:
+        rows.append([(t("btn.deletedata"), encode("pv", "delete"))])
+    for number, item in enumerate(given, start=1):
+        rows.append([(t("btn.withdraw", number=number), encode("gd", "withdraw", item.id))])
+    await respond(update, context, context.render("privacy/notice", consents=given), keyboard(rows))
+
+
+async def mydata_command(update: Update, context: BotContext) -> None:
+    """Handle /data_saya: every stored field of the user's account, as a message."""
+    await respond(update, context, context.render("privacy/mydata"), edit=False)
+
+
+async def deletedata_command(update: Update, context: BotContext) -> None:
+    """Handle /hapus_data: ask for confirmation first."""
+    if context.user is None:
+        await respond(update, context, context.render("privacy/nothing_stored"))
+        return
+    t = context.text
+    rows = [[(t("btn.delete_confirm"), encode("pv", "delete_ok"))], [(t("btn.cancel"), encode("pv", "keep"))]]
+    await respond(update, context, context.render("privacy/delete_confirm"), keyboard(rows))
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    """Handle privacy buttons."""
+    assert update.callback_query is not None
+    action = decode(update.callback_query.data).action
+    if action == "mydata":
+        await mydata_command(update, context)
+    elif action == "delete":
+        await deletedata_command(update, context)
+    elif action == "keep":
+        await respond(update, context, context.render("privacy/kept"))
+    elif action == "delete_ok" and context.user is not None:
+        async with context.db() as session:
+            await users.erase_user(session, user=context.user)
+        context.user = None
+        await respond(update, context, context.render("privacy/deleted"))
+    else:
+        await refuse(update, context, "stale_button")

@@ -1,0 +1,51 @@
+"""Rows for tests, made through the same domain functions the bot uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content.loaders import load_regions
+from db import users
+from db.models import ConsentStatus, Role, User
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 WITA
+
+
+async def make_user(
+    session: AsyncSession,
+    telegram_id: int,
+    *,
+    role: str = Role.CHILD,
+    language: str = "id",
+    age_band: str | None = None,
+    kecamatan: str = "Balikpapan Kota",
+    kelurahan: str = "Damai",
+    gender: str = "female",
+    consented: bool = True,
+    now: datetime = NOW,
+) -> User:
+    """Create a fully onboarded user (a child with guardian consent unless told otherwise)."""
+    user = await users.start_account(session, telegram_id=telegram_id, language=language, now=now)
+    await users.accept_privacy(session, user=user, now=now)
+    if role in (Role.CHILD, Role.PARENT):
+        await users.choose_role(session, user=user, role=role, now=now)
+        if role == Role.CHILD and not consented:
+            return user
+        if role == Role.CHILD:
+            user.consent_status = ConsentStatus.GIVEN
+            user.consent_method = "guardian"
+            user.consent_at = now
+        await users.set_profile(
+            session,
+            user=user,
+            regions=load_regions().kecamatan,
+            age_band=age_band or ("13_15" if role == Role.CHILD else "adult"),
+            kecamatan=kecamatan,
+            kelurahan=kelurahan,
+            gender=gender,
+        )
+    else:
+        await users.set_role(session, user=user, role=role)
+    return user

@@ -1,0 +1,83 @@
+"""Guardian consent links: single use, expiring, never by the child, withdrawal erases."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import consent, users
+from db.errors import LinkInvalid, NotAllowed
+from tests.helpers.factories import NOW, make_user
+
+
+async def test_guardian_gives_consent_once(session: AsyncSession) -> None:
+    child = await make_user(session, 20, consented=False)
+    token = await consent.new_link(session, child=child, now=NOW)
+    await consent.open_link(session, token=token, opener_telegram_id=30, now=NOW)
+    decision = await consent.decide(session, token=token, by=None, by_telegram_id=30, given=True, now=NOW)
+    assert decision.given and decision.child_telegram_id == 20
+    assert child.consent_status == "given" and child.consent_method == "guardian"
+    with pytest.raises(LinkInvalid) as caught:
+        await consent.decide(session, token=token, by=None, by_telegram_id=31, given=True, now=NOW)
+    assert caught.value.code == "link_used"
+
+
+async def test_child_cannot_consent_for_itself(session: AsyncSession) -> None:
+    child = await make_user(session, 21, consented=False)
+    token = await consent.new_link(session, child=child, now=NOW)
+    with pytest.raises(NotAllowed) as caught:
+        await consent.decide(session, token=token, by=child, by_telegram_id=21, given=True, now=NOW)
+    assert caught.value.code == "self_consent"
+    assert users.is_pending_child(child)
+
+
+async def test_link_expires_after_seven_days(session: AsyncSession) -> None:
+    child = await make_user(session, 22, consented=False)
+    token = await consent.new_link(session, child=child, now=NOW)
+    later = NOW + consent.LINK_TTL + timedelta(seconds=1)
+    with pytest.raises(LinkInvalid) as caught:
+        await consent.open_link(session, token=token, opener_telegram_id=30, now=later)
+    assert caught.value.code == "link_expired"
+
+
+async def test_new_link_replaces_the_old_one(session: AsyncSession) -> None:
+    child = await make_user(session, 23, consented=False)
+    old = await consent.new_link(session, child=child, now=NOW)
+    await consent.new_link(session, child=child, now=NOW)
+    with pytest.raises(LinkInvalid):
+        await consent.open_link(session, token=old, opener_telegram_id=30, now=NOW)
+
+
+async def test_typed_code_matches_the_link_token(session: AsyncSession) -> None:
+    child = await make_user(session, 24, consented=False)
+    token = await consent.new_link(session, child=child, now=NOW)
+    typed = token.lower().replace("-", " ")
+    await consent.open_link(session, token=typed, opener_telegram_id=30, now=NOW)
+
+
+async def test_facilitator_letter_is_recorded_as_such(session: AsyncSession) -> None:
+    child = await make_user(session, 25, consented=False)
+    facilitator = await make_user(session, 40, role="facilitator")
+    token = await consent.new_link(session, child=child, now=NOW)
+    await consent.decide(session, token=token, by=facilitator, by_telegram_id=40, given=True, now=NOW)
+    assert child.consent_method == "facilitator_letter"
+
+
+async def test_decline_keeps_the_child_pending(session: AsyncSession) -> None:
+    child = await make_user(session, 26, consented=False)
+    token = await consent.new_link(session, child=child, now=NOW)
+    decision = await consent.decide(session, token=token, by=None, by_telegram_id=30, given=False, now=NOW)
+    assert not decision.given and users.is_pending_child(child)
+
+
+async def test_withdrawal_erases_the_child_and_only_the_guardian_may(session: AsyncSession) -> None:
+    child = await make_user(session, 27, consented=False)
+    token = await consent.new_link(session, child=child, now=NOW)
+    await consent.decide(session, token=token, by=None, by_telegram_id=30, given=True, now=NOW)
+    [given] = await consent.given_by(session, telegram_id=30)
+    assert given.id is not None
+    with pytest.raises(NotAllowed):
+        await consent.withdraw(session, consent_id=given.id, by_telegram_id=31)
+    await consent.withdraw(session, consent_id=given.id, by_telegram_id=30)
+    assert await users.get_user(session, telegram_id=27) is None
+    assert await consent.given_by(session, telegram_id=30) == []
