@@ -11,6 +11,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 import handlers
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
+from bot.scheduler import schedule_jobs
 from bot.services import Services, build_services
 from db import users
 from handlers.commands import publish_defaults
@@ -22,8 +23,13 @@ SANDBOX_TOKEN = "123456:SANDBOX-not-a-real-token"
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
 
-def build_application(settings: Settings, *, services: Services | None = None) -> BotApplication:
-    """Assemble the Application: settings, services, handlers, start-up and shut-down hooks."""
+def build_application(
+    settings: Settings, *, services: Services | None = None, run_jobs: bool = True
+) -> BotApplication:
+    """Assemble the Application: settings, services, handlers, jobs, start-up and shut-down.
+
+    Tests pass `run_jobs=False` and call the job functions themselves with a controlled clock.
+    """
     services = services or build_services(settings)
     token = settings.TELEGRAM_BOT_TOKEN or SANDBOX_TOKEN
     app = (
@@ -39,6 +45,8 @@ def build_application(settings: Settings, *, services: Services | None = None) -
     )
     app.bot_data[SERVICES_KEY] = services
     handlers.register(app)
+    if run_jobs:
+        schedule_jobs(app, handlers.JOBS)
     return app  # type: ignore[return-value]
 
 
@@ -60,3 +68,24 @@ async def _post_init(app: BotApplication) -> None:
 async def _post_shutdown(app: BotApplication) -> None:
     services: Services = app.bot_data[SERVICES_KEY]
     await services.engine.dispose()
+
+
+async def start_polling(app: BotApplication, *, timeout: int = 10) -> None:
+    """Start an Application by hand (sandbox, tests), running the start-up hook like run_polling."""
+    await app.initialize()
+    if app.post_init is not None:
+        await app.post_init(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0, timeout=timeout)
+
+
+async def stop_polling(app: BotApplication) -> None:
+    """Stop an Application started with `start_polling`, running the shut-down hook."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)

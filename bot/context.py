@@ -26,6 +26,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         super().__init__(application, chat_id=chat_id, user_id=user_id)
         self.user: User | None = None
         self.telegram_language: str | None = None
+        self.query_answered = False  # Telegram accepts one answer per button press
 
     @property
     def services(self) -> Services:

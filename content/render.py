@@ -52,21 +52,26 @@ class Renderer:
             env.globals["t"] = self._label_function(locale)
             env.globals.update(globals_ or {})
             self._envs[locale] = env
-            self._strings[locale] = self._load_strings(env, templates_dir / locale / STRINGS_FILE)
+            self._strings[locale] = self._load_strings(env, templates_dir / locale)
 
     @staticmethod
-    def _load_strings(env: jinja2.Environment, path: Path) -> dict[str, jinja2.Template]:
-        data = read_yaml(path)
-        if not isinstance(data, dict):
-            raise ContentError(f"{path.parent.name}/{path.name}: expected a mapping of strings")
-        compiled = {}
-        for key, text in data.items():
-            if not isinstance(text, str):
-                raise ContentError(f"{path.parent.name}/{path.name}: {key!r} is not a string")
-            try:
-                compiled[str(key)] = env.from_string(text)
-            except jinja2.TemplateSyntaxError as exc:
-                raise ContentError(f"{path.parent.name}/{path.name}: {key!r}: {exc}") from None
+    def _load_strings(env: jinja2.Environment, root: Path) -> dict[str, jinja2.Template]:
+        # One `strings.yaml` at the locale root plus one per feature folder; keys are global.
+        compiled: dict[str, jinja2.Template] = {}
+        for path in sorted(root.rglob(STRINGS_FILE)):
+            where = f"{root.name}/{path.relative_to(root)}"
+            data = read_yaml(path)
+            if not isinstance(data, dict):
+                raise ContentError(f"{where}: expected a mapping of strings")
+            for key, text in data.items():
+                if not isinstance(text, str):
+                    raise ContentError(f"{where}: {key!r} is not a string")
+                if key in compiled:
+                    raise ContentError(f"{where}: {key!r} is defined twice")
+                try:
+                    compiled[str(key)] = env.from_string(text)
+                except jinja2.TemplateSyntaxError as exc:
+                    raise ContentError(f"{where}: {key!r}: {exc}") from None
         return compiled
 
     def _label_function(self, locale: str) -> Callable[..., str]:

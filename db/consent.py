@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.codes import code_hash, random_code
 from db.errors import LinkInvalid, NotAllowed
 from db.models import ConsentMethod, ConsentStatus, GuardianConsent, LinkStatus, Role, User
+from db.users import record_consent
 
 LINK_TTL = timedelta(days=7)
 
@@ -104,11 +105,9 @@ async def decide(
     link.method = ConsentMethod.FACILITATOR_LETTER if by_facilitator else ConsentMethod.GUARDIAN
     link.decided_by_telegram_id = by_telegram_id
     link.decided_at = now
+    session.add(link)
     if given:
-        child.consent_status = ConsentStatus.GIVEN
-        child.consent_method = link.method
-        child.consent_at = now
-    session.add_all([link, child])
+        await record_consent(session, child=child, method=link.method, now=now)
     await session.flush()
     return Decision(child.telegram_id, child.language, given)
 

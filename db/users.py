@@ -116,6 +116,15 @@ async def choose_role(session: AsyncSession, *, user: User, role: str, now: date
     await session.flush()
 
 
+async def record_consent(session: AsyncSession, *, child: User, method: str, now: datetime) -> None:
+    """Mark a child's account as consented by a guardian or a facilitator's paper letter."""
+    child.consent_status = ConsentStatus.GIVEN
+    child.consent_method = method
+    child.consent_at = now
+    session.add(child)
+    await session.flush()
+
+
 async def set_profile(
     session: AsyncSession,
     *,

@@ -15,6 +15,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
+from bot.scheduler import JobSpec
 from db import users
 from handlers import basics, consent, errors, menu, onboarding, privacy, roles
 from handlers.callbacks import pattern
@@ -54,6 +55,10 @@ BUTTONS: dict[str, HandlerFn] = {
     "lang": basics.on_language_button,
     "pv": privacy.on_button,
 }
+
+
+# Periodic jobs (stable names); see bot/scheduler.py.
+JOBS: list[JobSpec] = []
 
 
 async def load_user(update: Update, context: BotContext) -> None:

@@ -45,7 +45,7 @@ async def respond(
     """Answer an update: edit the pressed message in place, else send a new message."""
     query = update.callback_query
     if query is not None:
-        await answer_query(update)
+        await answer_query(update, context)
         if edit and query.message is not None and isinstance(query.message, Message):
             try:
                 result = await query.message.edit_text(text, reply_markup=markup)
@@ -61,14 +61,17 @@ async def respond(
     return await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 
-async def answer_query(update: Update, text: str | None = None, *, alert: bool = False) -> None:
-    """Answer a button press once, ignoring a query that is already answered or too old."""
+async def answer_query(
+    update: Update, context: BotContext, text: str | None = None, *, alert: bool = False
+) -> None:
+    """Answer a button press once per update (Telegram refuses a second answer)."""
     query = update.callback_query
-    if query is None:
+    if query is None or context.query_answered:
         return
+    context.query_answered = True
     try:
         await query.answer(text, show_alert=alert)
-    except BadRequest as exc:
+    except BadRequest as exc:  # too old (the bot was down for a while): nothing to do
         logger.debug("callback answer refused: %s", exc)
 
 
@@ -81,7 +84,7 @@ async def refuse(update: Update, context: BotContext, reason: str = "not_allowed
     """Tell the user, kindly and briefly, that they cannot do this."""
     text = context.render(f"errors/{reason}")
     if update.callback_query is not None:
-        await answer_query(update, text[:190], alert=True)
+        await answer_query(update, context, text[:190], alert=True)
         return
     await respond(update, context, text)
 
@@ -97,6 +100,20 @@ def only_for(roles: frozenset[Role], callback: HandlerFn) -> HandlerFn:
 
     guarded.__name__ = getattr(callback, "__name__", "guarded")
     return guarded
+
+
+CONFIRM_WINDOW_SECONDS = 600
+
+
+def confirm_stamp(context: BotContext) -> int:
+    """A timestamp for an irreversible button, so that an old or replayed press is refused."""
+    return int(context.now().timestamp())
+
+
+def confirm_is_fresh(context: BotContext, stamp: int) -> bool:
+    """Tell whether a confirmation button was shown within the last ten minutes."""
+    age = context.now().timestamp() - stamp
+    return 0 <= age <= CONFIRM_WINDOW_SECONDS
 
 
 def command_args(context: BotContext) -> list[str]:

@@ -11,7 +11,7 @@ from bot.context import BotContext
 from db import consent
 from db.errors import DomainError
 from handlers.callbacks import decode, encode
-from handlers.common import keyboard, refuse, respond
+from handlers.common import confirm_is_fresh, confirm_stamp, keyboard, refuse, respond
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,10 @@ async def on_button(update: Update, context: BotContext) -> None:
         elif press.action in ("yes", "no") and press.args:
             await _decide(update, context, press.args[0], given=press.action == "yes")
         elif press.action == "withdraw":
-            rows = [[(context.text("btn.withdraw_confirm"), encode("gd", "withdraw_ok", press.int_arg()))]]
+            stamp = confirm_stamp(context)
+            rows = [[(context.text("btn.withdraw_confirm"), encode("gd", "withdraw_ok", press.int_arg(), stamp))]]
             await respond(update, context, context.render("consent/withdraw_confirm"), keyboard(rows))
-        elif press.action == "withdraw_ok":
+        elif press.action == "withdraw_ok" and confirm_is_fresh(context, press.int_arg(1)):
             await _withdraw(update, context, press.int_arg())
         else:
             await refuse(update, context, "stale_button")

@@ -8,6 +8,8 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import BotContext
+from handlers import basics
+from handlers.callbacks import BadCallback
 from handlers.common import answer_query
 
 logger = logging.getLogger(__name__)
@@ -16,6 +18,9 @@ logger = logging.getLogger(__name__)
 async def on_error(update: object, context: BotContext) -> None:
     """Log the failure (no message text, no ids) and tell the user something went wrong."""
     error = context.error
+    if isinstance(error, BadCallback):  # forged or from an old version of the bot
+        await basics.stale_button(update, context) if isinstance(update, Update) else None
+        return
     if isinstance(error, Forbidden):  # the user blocked the bot: nobody to tell
         logger.info("user unreachable: %s", error)
         return
@@ -26,8 +31,8 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     try:
         text = context.render("errors/generic")
-        if update.callback_query is not None:
-            await answer_query(update, text[:190], alert=True)
+        if update.callback_query is not None and not context.query_answered:
+            await answer_query(update, context, text[:190], alert=True)
         else:
             await context.bot.send_message(update.effective_chat.id, text)
     except TelegramError as exc:

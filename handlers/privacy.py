@@ -7,7 +7,7 @@ from telegram import Update
 from bot.context import BotContext
 from db import consent, users
 from handlers.callbacks import decode, encode
-from handlers.common import Button, keyboard, refuse, respond
+from handlers.common import Button, confirm_is_fresh, confirm_stamp, keyboard, refuse, respond
 
 
 async def privacy_command(update: Update, context: BotContext) -> None:
@@ -35,21 +35,25 @@ async def deletedata_command(update: Update, context: BotContext) -> None:
         await respond(update, context, context.render("privacy/nothing_stored"))
         return
     t = context.text
-    rows = [[(t("btn.delete_confirm"), encode("pv", "delete_ok"))], [(t("btn.cancel"), encode("pv", "keep"))]]
+    rows = [
+        [(t("btn.delete_confirm"), encode("pv", "delete_ok", confirm_stamp(context)))],
+        [(t("btn.cancel"), encode("pv", "keep"))],
+    ]
     await respond(update, context, context.render("privacy/delete_confirm"), keyboard(rows))
 
 
 async def on_button(update: Update, context: BotContext) -> None:
     """Handle privacy buttons."""
     assert update.callback_query is not None
-    action = decode(update.callback_query.data).action
+    press = decode(update.callback_query.data)
+    action = press.action
     if action == "mydata":
         await mydata_command(update, context)
     elif action == "delete":
         await deletedata_command(update, context)
     elif action == "keep":
         await respond(update, context, context.render("privacy/kept"))
-    elif action == "delete_ok" and context.user is not None:
+    elif action == "delete_ok" and context.user is not None and confirm_is_fresh(context, press.int_arg()):
         async with context.db() as session:
             await users.erase_user(session, user=context.user)
         context.user = None

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.loaders import load_regions
 from db import users
-from db.models import ConsentStatus, Role, User
+from db.models import Role, User
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 WITA
 
@@ -34,9 +34,7 @@ async def make_user(
         if role == Role.CHILD and not consented:
             return user
         if role == Role.CHILD:
-            user.consent_status = ConsentStatus.GIVEN
-            user.consent_method = "guardian"
-            user.consent_at = now
+            await users.record_consent(session, child=user, method="guardian", now=now)
         await users.set_profile(
             session,
             user=user,

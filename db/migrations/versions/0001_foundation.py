@@ -8,11 +8,10 @@ Create Date: 2026-11-23 05:28:57.821310
 from __future__ import annotations
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
 import db.types
-import sqlmodel
-
 
 revision = "0001"
 down_revision = None
