@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import bot  # noqa: F401  (sets PTB_TIMEDELTA before telegram is imported)
 from db.engine import make_engine, session_factory, upgrade_database
 from tests.helpers.databases import postgres_database, sqlite_url
 

@@ -34,7 +34,8 @@ def to_terminal(text: str) -> str:
 
 def render_message(message: ChatMessage, *, edited: bool = False) -> list[str]:
     """Format one bot message as lines: text, numbered buttons, file path or poll options."""
-    lines = [f"🤖 {'(edited) ' if edited else ''}" + line for line in to_terminal(message.text or "").splitlines()]
+    text_lines = to_terminal(message.text or "").splitlines() or [""]
+    lines = [f"🤖 {'(edited) ' if edited else ''}{text_lines[0]}", *(f"   {line}" for line in text_lines[1:])]
     if message.kind == "document":
         where = message.document_path or message.document_name or "(not saved)"
         lines.append(f"📎 file saved: {where}")

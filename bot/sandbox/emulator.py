@@ -459,7 +459,8 @@ class BotApiEmulator:
         """A user answers a (non-anonymous) poll: a poll_answer update."""
         if user_id not in self._state.users:
             self.add_user(user_id)
-        payload = {"poll_id": poll_id, "user": self._state.users[user_id], "option_ids": option_ids}
+        payload = {"poll_id": poll_id, "user": self._state.users[user_id], "option_ids": option_ids,
+                   "option_persistent_ids": [str(i) for i in option_ids]}
         return self._enqueue(user_id, "poll_answer", payload)
 
     # ----------------------------------------------------------------- HTTP
@@ -851,18 +852,26 @@ class BotApiEmulator:
         if any(not t or len(t) > 100 for t in texts):
             raise ApiError(400, "Bad Request: poll options length must not exceed 100")
         poll_type = params.get("type", "regular")
-        correct = params.get("correct_option_id")
-        if poll_type == "quiz" and not (isinstance(correct, int) and 0 <= correct < len(texts)):
+        # Bot API 9.6 replaced correct_option_id by correct_option_ids (one id for a quiz).
+        correct_ids = params.get("correct_option_ids")
+        if correct_ids is None and "correct_option_id" in params:
+            correct_ids = [params["correct_option_id"]]
+        if poll_type == "quiz" and not (
+            isinstance(correct_ids, list) and len(correct_ids) == 1
+            and isinstance(correct_ids[0], int) and 0 <= correct_ids[0] < len(texts)
+        ):
             raise ApiError(400, "Bad Request: wrong correct option ID specified")
         explanation = params.get("explanation")
         if explanation is not None and len(str(explanation)) > 200:
             raise ApiError(400, "Bad Request: explanation is too long")
         poll = {"id": f"poll-{next(self._file_ids)}", "question": question,
-                "options": [{"text": t, "voter_count": 0} for t in texts], "total_voter_count": 0,
+                "options": [{"persistent_id": str(i), "text": t, "voter_count": 0} for i, t in enumerate(texts)],
+                "total_voter_count": 0,
                 "is_closed": False, "is_anonymous": params.get("is_anonymous", True) is not False,
-                "type": poll_type, "allows_multiple_answers": False}
+                "type": poll_type, "allows_multiple_answers": False, "allows_revoting": False,
+                "members_only": False}
         if poll_type == "quiz":
-            poll["correct_option_id"] = correct
+            poll["correct_option_ids"] = correct_ids
             if explanation:
                 poll["explanation"] = explanation
         markup = self._check_markup(params.get("reply_markup"))
