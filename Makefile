@@ -23,12 +23,12 @@ run: $(STAMP)
 
 ## test: lint and the whole suite (PostgreSQL tests run when the server is reachable; required with CI=true)
 test: $(STAMP)
-	$(BIN)/ruff check bot handlers content db tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/forum-anak content check
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers content db tests benchmarks
+	$(BIN)/ruff check .
 
 ## bench: throughput and aggregation benchmarks (prints figures, asserts nothing)
 bench: $(STAMP)
