@@ -47,7 +47,7 @@ def build_application(
     handlers.register(app)
     if run_jobs:
         schedule_jobs(app, handlers.JOBS)
-    return app  # type: ignore[return-value]
+    return app
 
 
 async def _post_init(app: BotApplication) -> None:

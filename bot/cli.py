@@ -34,11 +34,16 @@ def _settings(**overrides: Any) -> Settings:
         raise CliError(str(exc)) from None
 
 
+def _db_reason(exc: SQLAlchemyError) -> str:
+    # DBAPIError wraps the driver's error in `orig`; other SQLAlchemy errors carry their own text.
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
 def _run(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     try:
         return asyncio.run(coro_factory())
     except SQLAlchemyError as exc:
-        raise CliError(f"database error: {str(exc.orig or exc).splitlines()[0]}") from None
+        raise CliError(f"database error: {_db_reason(exc)}") from None
 
 
 def _check_content() -> None:
@@ -56,7 +61,7 @@ def _upgrade(settings: Settings) -> None:
     try:
         upgrade_database(settings.DATABASE_URL)
     except SQLAlchemyError as exc:
-        raise CliError(f"cannot migrate the database: {str(exc.orig or exc).splitlines()[0]}") from None
+        raise CliError(f"cannot migrate the database: {_db_reason(exc)}") from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
