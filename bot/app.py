@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,6 +12,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 import handlers
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
+from bot.delivery import DeliveryEngine, telegram_sender
 from bot.scheduler import schedule_jobs
 from bot.services import Services, build_services
 from db import users
@@ -19,6 +21,8 @@ from handlers.commands import publish_defaults
 logger = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "123456:SANDBOX-not-a-real-token"
+RUN_JOBS_KEY = "run_jobs"
+DELIVERY_TASK_KEY = "delivery_task"
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
@@ -40,10 +44,19 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )
     app.bot_data[SERVICES_KEY] = services
+    app.bot_data[RUN_JOBS_KEY] = run_jobs
+    services.delivery = DeliveryEngine(
+        db=services.db,
+        send=telegram_sender(app.bot, paid=settings.PAID_BROADCAST),
+        clock=services.clock,
+        rate=settings.BROADCAST_RATE,
+        open_route=services.open_route,
+    )
     handlers.register(app)
     if run_jobs:
         schedule_jobs(app, handlers.JOBS)
@@ -62,7 +75,19 @@ async def _post_init(app: BotApplication) -> None:
             now=services.now(),
         )
     await publish_defaults(app.bot, services.renderer, services.settings.DEFAULT_LOCALE)
+    if app.bot_data[RUN_JOBS_KEY] and services.delivery is not None:
+        # Our own task (post_init runs before the Application is running); post_stop awaits it.
+        app.bot_data[DELIVERY_TASK_KEY] = asyncio.create_task(services.delivery.run(), name="delivery")
     logger.info("bot @%s ready", services.bot_username)
+
+
+async def _post_stop(app: BotApplication) -> None:
+    # Let the delivery engine finish the batch in hand, so nothing is left half-recorded.
+    services: Services = app.bot_data[SERVICES_KEY]
+    task = app.bot_data.pop(DELIVERY_TASK_KEY, None)
+    if services.delivery is not None and task is not None:
+        services.delivery.stop()
+        await task
 
 
 async def _post_shutdown(app: BotApplication) -> None:
@@ -86,6 +111,8 @@ async def stop_polling(app: BotApplication) -> None:
         await app.updater.stop()
     if app.running:
         await app.stop()
+        if app.post_stop is not None:
+            await app.post_stop(app)
     await app.shutdown()
     if app.post_shutdown is not None:
         await app.post_shutdown(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +14,9 @@ from content.loaders import HelpService, Regions, load_help_services, load_regio
 from content.render import Renderer
 from db.engine import SessionScope, make_engine, session_factory
 from db.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.delivery import DeliveryEngine
 
 
 @dataclass
@@ -27,11 +31,18 @@ class Services:
     help_services: tuple[HelpService, ...]
     clock: Callable[[], datetime] = utcnow
     bot_username: str = "ForumAnakBot"
+    delivery: DeliveryEngine | None = None
+    open_route: Callable[[str], int] | None = None  # decrypts a sealed reporter route (SPEC §4)
     extras: dict[str, object] = field(default_factory=dict)
 
     def now(self) -> datetime:
         """Return the current UTC time from the injected clock."""
         return self.clock()
+
+    def wake_delivery(self) -> None:
+        """Tell the delivery engine that new outbox rows are waiting."""
+        if self.delivery is not None:
+            self.delivery.wake()
 
 
 def build_services(

@@ -117,3 +117,35 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=48)
     subject: str | None = Field(default=None, max_length=64)
     detail: str | None = Field(default=None, max_length=500)
+
+
+class Delivery(SQLModel, table=True):
+    """One message the bot sends unprompted, to one chat: the outbox of the delivery engine.
+
+    A reporter's chat is never stored in the clear: `sealed_route` holds it encrypted and is
+    erased once the message is out (SPEC §4).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=24)
+    source_id: int | None = Field(default=None)  # the broadcast, event or case it belongs to
+    user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    )
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    sealed_route: str | None = Field(default=None, max_length=400)
+    text: str = Field(max_length=4096)
+    reply_markup: str | None = Field(default=None, max_length=4000)
+    media_kind: str | None = Field(default=None, max_length=12)
+    media_file_id: str | None = Field(default=None, max_length=200)
+    dedupe_key: str | None = Field(default=None, sa_column=Column(String(120), unique=True))
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = Field(default=0)
+    not_before: datetime = Field(sa_column=_dt(nullable=False))
+    lease_until: datetime | None = Field(default=None, sa_column=_dt())
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_dt())
+    error: str | None = Field(default=None, max_length=200)

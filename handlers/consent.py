@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.error import TelegramError
 
 from bot.context import BotContext
-from db import consent
+from db import consent, outbox
 from db.errors import DomainError
 from handlers.callbacks import decode, encode
 from handlers.common import confirm_is_fresh, confirm_stamp, keyboard, refuse, respond
@@ -92,6 +92,7 @@ async def consent_command(update: Update, context: BotContext) -> None:
 
 async def _decide(update: Update, context: BotContext, token: str, *, given: bool) -> None:
     assert update.effective_user is not None
+    renderer = context.services.renderer
     async with context.db() as session:
         decision = await consent.decide(
             session,
@@ -101,30 +102,36 @@ async def _decide(update: Update, context: BotContext, token: str, *, given: boo
             given=given,
             now=context.now(),
         )
-    done = "consent/given" if given else "consent/declined"
-    await respond(update, context, context.render(done))
-    renderer = context.services.renderer
-    name = "consent/child_given" if given else "consent/child_declined"
-    rows = [[(renderer.text(decision.child_language, "btn.continue"), encode("ob", "next"))]]
-    await _tell(context, decision.child_telegram_id, renderer.render(decision.child_language, name), rows)
+        language = decision.child_language
+        name = "consent/child_given" if given else "consent/child_declined"
+        rows = [[(renderer.text(language, "btn.continue"), encode("ob", "next"))]]
+        await _tell(context, session, decision.child_telegram_id, renderer.render(language, name), rows)
+    context.services.wake_delivery()
+    await respond(update, context, context.render("consent/given" if given else "consent/declined"))
 
 
 async def _withdraw(update: Update, context: BotContext, consent_id: int) -> None:
     assert update.effective_user is not None
+    renderer = context.services.renderer
     async with context.db() as session:
         decision = await consent.withdraw(
             session, consent_id=consent_id, by_telegram_id=update.effective_user.id
         )
+        text = renderer.render(decision.child_language, "consent/child_withdrawn")
+        await _tell(context, session, decision.child_telegram_id, text)
+    context.services.wake_delivery()
     await respond(update, context, context.render("consent/withdrawn"))
-    renderer = context.services.renderer
-    await _tell(context, decision.child_telegram_id, renderer.render(decision.child_language, "consent/child_withdrawn"))
 
 
 async def _tell(
-    context: BotContext, chat_id: int, text: str, rows: list[list[tuple[str, str]]] | None = None
+    context: BotContext,
+    session: AsyncSession,
+    chat_id: int,
+    text: str,
+    rows: list[list[tuple[str, str]]] | None = None,
 ) -> None:
-    # The child may have blocked the bot meanwhile; the decision stands either way.
-    try:
-        await context.bot.send_message(chat_id, text, reply_markup=keyboard(rows) if rows else None)
-    except TelegramError as exc:
-        logger.info("could not tell the child about a consent decision: %s", exc)
+    # Through the outbox, in the decision's transaction: the child hears of it exactly once,
+    # even if the bot restarts now or the child has blocked the bot meanwhile.
+    markup = keyboard(rows).to_dict() if rows else None
+    row = outbox.new_row(kind="consent", text=text, now=context.now(), chat_id=chat_id, reply_markup=markup)
+    await outbox.enqueue(session, [row])

@@ -49,6 +49,11 @@ class BotHarness:
         self.emu.press_button(user_id, label, chat_id=chat_id)
         return await self.emu.next_bot_message(chat_id or user_id, after=mark)
 
+    async def deliver(self) -> int:
+        """Send everything due in the outbox now (the engine does not run by itself in tests)."""
+        assert self.services.delivery is not None
+        return await self.services.delivery.drain()
+
     async def press_for_alert(self, user_id: int, label: str | int, *, chat_id: int | None = None) -> str:
         """Press a button that is answered with a pop-up only; return the pop-up text."""
         query_id = self.emu.press_button(user_id, label, chat_id=chat_id)

@@ -51,6 +51,7 @@ async def test_child_with_guardian_consent_completes_onboarding(bot: BotHarness)
     mark = bot.emu.mark()
     msg = await bot.press(GUARDIAN, "✅ Saya setuju")
     assert "Izin sudah tercatat" in msg.text
+    await bot.deliver()
     told = await bot.emu.next_bot_message(CHILD, after=mark)
     assert "sudah setuju" in told.text
 
@@ -80,6 +81,7 @@ async def test_guardian_declines_and_child_stays_pending(bot: BotHarness) -> Non
     mark = bot.emu.mark()
     msg = await bot.press(GUARDIAN, "❌ Tidak setuju")
     assert "izin tidak diberikan" in msg.text
+    await bot.deliver()
     told = await bot.emu.next_bot_message(CHILD, after=mark)
     assert "belum setuju" in told.text
     assert users.is_pending_child(await stored(bot, CHILD))
@@ -91,6 +93,7 @@ async def test_guardian_withdraws_consent_and_the_child_is_erased(bot: BotHarnes
     code = await child_until_link(bot)
     await bot.send(GUARDIAN, f"/start wali_{code}")
     await bot.press(GUARDIAN, "✅ Saya setuju")
+    await bot.deliver()
     msg = await bot.send(GUARDIAN, "/privasi")
     assert "izin untuk 1 anak" in msg.text
     msg = await bot.press(GUARDIAN, "Tarik izin untuk anak 1")
@@ -98,6 +101,7 @@ async def test_guardian_withdraws_consent_and_the_child_is_erased(bot: BotHarnes
     mark = bot.emu.mark()
     msg = await bot.press(GUARDIAN, "Ya, tarik izin dan hapus akun anak")
     assert "akun anak sudah dihapus" in msg.text
+    await bot.deliver()
     told = await bot.emu.next_bot_message(CHILD, after=mark)
     assert "menarik izinnya" in told.text
     assert await stored(bot, CHILD) is None
@@ -123,6 +127,16 @@ async def test_child_cannot_use_its_own_link_and_codes_are_single_use(bot: BotHa
     assert "sudah dipakai" in msg.text
     msg = await bot.send(GUARDIAN + 1, "/start wali_ZZZZ-ZZZZ-ZZZZ")
     assert "tidak dikenal" in msg.text
+
+
+async def test_child_who_blocked_the_bot_does_not_stop_the_guardian(bot: BotHarness) -> None:
+    code = await child_until_link(bot)
+    bot.emu.block(CHILD)
+    await bot.send(GUARDIAN, f"/start wali_{code}")
+    msg = await bot.press(GUARDIAN, "✅ Saya setuju")
+    assert "Izin sudah tercatat" in msg.text
+    await bot.deliver()
+    assert (await stored(bot, CHILD)).consent_status == "given"
 
 
 async def test_non_facilitator_cannot_use_izin(bot: BotHarness) -> None:

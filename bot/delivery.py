@@ -1,0 +1,156 @@
+"""The one delivery engine: everything the bot sends unprompted leaves through here.
+
+Rows of the outbox (db/outbox.py) are claimed in batches with one conditional UPDATE, sent
+concurrently under a rate limiter, and their outcome written back: `429` waits `retry_after`
+(for every sender, since Telegram's limit is per bot) and retries; `403` marks the user
+unsubscribed; network errors retry with back-off; other refusals fail with their reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from aiolimiter import AsyncLimiter
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from db import outbox
+from db.engine import SessionScope
+from db.outbox import Outcome, Outgoing, Result
+
+logger = logging.getLogger(__name__)
+
+SendFn = Callable[[Outgoing, int], Awaitable[None]]
+RouteOpener = Callable[[str], int]
+
+
+def telegram_sender(bot: Bot, *, paid: bool = False) -> SendFn:
+    """Send one outbox row with python-telegram-bot (`allow_paid_broadcast` when paid)."""
+    extra = {"allow_paid_broadcast": True} if paid else {}
+
+    async def send(item: Outgoing, chat_id: int) -> None:
+        markup = InlineKeyboardMarkup.de_json(item.reply_markup, bot) if item.reply_markup else None
+        if item.media_kind == "photo" and item.media_file_id:
+            await bot.send_photo(chat_id, item.media_file_id, caption=item.text or None, reply_markup=markup, **extra)
+        elif item.media_kind == "document" and item.media_file_id:
+            await bot.send_document(chat_id, item.media_file_id, caption=item.text or None, reply_markup=markup, **extra)
+        else:
+            await bot.send_message(chat_id, item.text, reply_markup=markup, **extra)
+
+    return send
+
+
+class DeliveryEngine:
+    """Claims due rows and sends them at a steady rate until told to stop."""
+
+    def __init__(
+        self,
+        *,
+        db: SessionScope,
+        send: SendFn,
+        clock: Callable[[], datetime],
+        rate: float,
+        batch_size: int = 100,
+        open_route: RouteOpener | None = None,
+        idle_seconds: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.send = send
+        self.clock = clock
+        # Capacity 1: messages are spaced evenly, so no rolling second ever exceeds the rate.
+        self.limiter = AsyncLimiter(1, 1 / rate)
+        self.batch_size = batch_size
+        self.open_route = open_route
+        self.idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+        self._pause_until = 0.0
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Look for work now (called after rows were enqueued)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then return from `run`."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until stopped; sleep when there is nothing due."""
+        while not self._stopping:
+            try:
+                done = await self.run_once()
+            except Exception:  # a database hiccup must not end deliveries for good
+                logger.exception("delivery batch failed; retrying")
+                done = 0
+            if done == 0 and not self._stopping:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> int:
+        """Claim one batch, send it, record the outcomes; return how many were attempted."""
+        async with self.db() as session:
+            batch = await outbox.claim_batch(session, now=self.clock(), limit=self.batch_size)
+        if not batch:
+            return 0
+        outcomes = await asyncio.gather(*(self._attempt(item) for item in batch))
+        async with self.db() as session:
+            await outbox.record_outcomes(session, outcomes=outcomes, now=self.clock())
+        return len(batch)
+
+    async def drain(self, *, max_batches: int = 1000) -> int:
+        """Deliver everything that is due now (tests, command line); return how many were attempted."""
+        total = 0
+        for _ in range(max_batches):
+            done = await self.run_once()
+            if done == 0:
+                break
+            total += done
+        return total
+
+    async def _attempt(self, item: Outgoing) -> Outcome:
+        chat_id = self._chat_of(item)
+        if chat_id is None:
+            return Outcome(item.id, Result.FAILED, "no route")
+        for _ in range(3):  # 429 is not a failure of this message: wait and try it again here
+            await self._respect_pause()
+            async with self.limiter:
+                try:
+                    await self.send(item, chat_id)
+                    return Outcome(item.id, Result.SENT)
+                except RetryAfter as exc:
+                    self._pause(exc.retry_after)
+                except Forbidden as exc:
+                    return Outcome(item.id, Result.BLOCKED, str(exc))
+                except BadRequest as exc:
+                    return Outcome(item.id, Result.FAILED, str(exc))
+                except (NetworkError, TelegramError) as exc:
+                    return Outcome(item.id, Result.RETRY, str(exc), self.clock() + outbox.backoff(item.attempts))
+        return Outcome(item.id, Result.RETRY, "rate limited", self.clock() + outbox.backoff(item.attempts))
+
+    def _chat_of(self, item: Outgoing) -> int | None:
+        if item.chat_id is not None:
+            return item.chat_id
+        if item.sealed_route and self.open_route is not None:
+            try:
+                return self.open_route(item.sealed_route)
+            except ValueError:
+                logger.warning("a sealed reply route could not be opened (key changed?)")
+        return None
+
+    def _pause(self, retry_after: timedelta | int | float) -> None:
+        seconds = retry_after.total_seconds() if isinstance(retry_after, timedelta) else float(retry_after)
+        loop = asyncio.get_running_loop()
+        self._pause_until = max(self._pause_until, loop.time() + seconds)
+        logger.warning("Telegram asked to slow down: pausing deliveries for %.0f s", seconds)
+
+    async def _respect_pause(self) -> None:
+        delay = self._pause_until - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)

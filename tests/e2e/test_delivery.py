@@ -1,0 +1,60 @@
+"""The delivery engine through the emulator: once per recipient, 429 honoured, 403 unsubscribes."""
+
+from __future__ import annotations
+
+import pytest
+
+from db import outbox, users
+from tests.e2e.conftest import BotHarness
+
+pytestmark = pytest.mark.e2e
+
+
+async def enqueue_to(bot: BotHarness, uids: list[int], **kwargs: object) -> None:
+    async with bot.services.db() as session:
+        rows = []
+        for uid in uids:
+            user = await users.get_user(session, telegram_id=uid)
+            rows.append(
+                outbox.new_row(kind="test", text=f"<b>Pengumuman</b> untuk {uid}", now=bot.clock.now(),
+                               chat_id=uid, user_id=user.id if user else None, **kwargs)  # type: ignore[arg-type]
+            )
+        await outbox.enqueue(session, rows)
+
+
+async def test_each_recipient_gets_one_message(bot: BotHarness) -> None:
+    uids = list(range(700, 740))
+    for uid in uids:
+        await bot.user(uid)
+    bot.emu.block(705)
+    bot.emu.fail_next("sendMessage", 2, retry_after=1)
+    await enqueue_to(bot, uids)
+    await bot.deliver()
+    for uid in uids:
+        got = [m for m in bot.emu.bot_messages(uid) if "Pengumuman" in m.text]
+        assert len(got) == (0 if uid == 705 else 1), uid
+    async with bot.services.db() as session:
+        blocked = await users.get_user(session, telegram_id=705)
+        counts = await outbox.counts(session, kind="test")
+    assert blocked is not None and blocked.subscribed is False
+    assert counts == {"sent": 39, "blocked": 1}
+
+
+async def test_buttons_and_media_survive_the_outbox(bot: BotHarness) -> None:
+    await bot.user(750)
+    photo = bot.emu.send_photo(750)  # a file Telegram already knows
+    markup = {"inline_keyboard": [[{"text": "Lihat", "callback_data": "menu:help"}]]}
+    await enqueue_to(bot, [750], reply_markup=markup, media_kind="photo", media_file_id=photo.file_id)
+    await bot.deliver()
+    [sent] = [m for m in bot.emu.bot_messages(750) if m.kind == "photo"]
+    assert sent.text.startswith("<b>Pengumuman</b>") and sent.button_labels() == ["Lihat"]
+
+
+async def test_unknown_chat_fails_with_its_reason(bot: BotHarness) -> None:
+    async with bot.services.db() as session:
+        await outbox.enqueue(session, [outbox.new_row(kind="test", text="x", now=bot.clock.now(), chat_id=999999)])
+    await bot.deliver()
+    async with bot.services.db() as session:
+        assert await outbox.counts(session, kind="test") == {"failed": 1}
+    for request in bot.emu.requests:  # provoked on purpose: not a bug of the bot
+        request.expected = request.expected or request.params.get("chat_id") == 999999
