@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime
@@ -149,3 +149,38 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_dt(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_dt())
     error: str | None = Field(default=None, max_length=200)
+
+
+class Broadcast(SQLModel, table=True):
+    """An announcement: its message, audience filters and schedule (SPEC §7)."""
+
+    __tablename__ = "broadcasts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str = Field(max_length=4096)
+    media_kind: str | None = Field(default=None, max_length=12)
+    media_file_id: str | None = Field(default=None, max_length=200)
+    audience: str = Field(max_length=500)  # JSON of the filters, see db/broadcasts.Audience
+    schedule: str = Field(max_length=12)  # now | once | weekly
+    weekly_day: str | None = Field(default=None, max_length=3)  # mon … sun
+    weekly_time: str | None = Field(default=None, max_length=5)  # HH:MM in the bot's time zone
+    status: str = Field(default="scheduled", max_length=12)  # scheduled | done | cancelled
+    next_run_at: datetime | None = Field(default=None, sa_column=_dt())
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class BroadcastRun(SQLModel, table=True):
+    """One occurrence of a broadcast; unique per occurrence, so two schedulers fire it once."""
+
+    __tablename__ = "broadcast_runs"
+    __table_args__ = (UniqueConstraint("broadcast_id", "occurrence_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("broadcasts.id", ondelete="CASCADE"), nullable=False)
+    )
+    occurrence_at: datetime = Field(sa_column=_dt(nullable=False))
+    audience_size: int = Field(default=0)
+    stopped: bool = Field(default=False)
+    created_at: datetime = Field(sa_column=_dt(nullable=False))

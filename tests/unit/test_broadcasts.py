@@ -1,0 +1,134 @@
+"""Broadcasts: audience rules, quiet hours, weekly schedules, one firing per occurrence, figures."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from bot.config import QuietHours
+from db import broadcasts, outbox
+from db.broadcasts import Audience
+from db.engine import session_factory
+from db.models import Delivery
+from tests.helpers.factories import NOW, make_user
+
+WITA = ZoneInfo("Asia/Makassar")
+QUIET = QuietHours(time(21, 0), time(6, 0))
+
+
+async def population(session: AsyncSession) -> None:
+    """Six users of known kinds."""
+    await make_user(session, 1, kecamatan="Balikpapan Kota", kelurahan="Damai", age_band="10_12")
+    await make_user(session, 2, kecamatan="Balikpapan Kota", kelurahan="Prapatan", age_band="16_17", language="en")
+    await make_user(session, 3, kecamatan="Balikpapan Timur", kelurahan="Manggar", age_band="13_15")
+    await make_user(session, 4, role="parent", kecamatan="Balikpapan Timur", kelurahan="Lamaru")
+    await make_user(session, 5, consented=False)  # a pending child: never a recipient
+    await make_user(session, 6, role="facilitator")
+    unsubscribed = await make_user(session, 7, kecamatan="Balikpapan Kota", kelurahan="Damai")
+    unsubscribed.subscribed = False
+
+
+@pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        (Audience(), 5),
+        (Audience(roles=("child",)), 3),
+        (Audience(kecamatan="Balikpapan Kota"), 2),
+        (Audience(kecamatan="Balikpapan Timur", kelurahan="Manggar"), 1),
+        (Audience(age_bands=("10_12", "13_15")), 2),
+        (Audience(language="en"), 1),
+        (Audience(roles=("child",), kecamatan="Balikpapan Timur"), 1),
+    ],
+)
+async def test_audience_selection(session: AsyncSession, audience: Audience, expected: int) -> None:
+    await population(session)
+    assert await broadcasts.audience_size(session, audience=audience) == expected
+
+
+def test_quiet_end() -> None:
+    at_22 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # 22:00 WITA
+    assert broadcasts.quiet_end(at_22, QUIET, WITA) == datetime(2026, 11, 23, 22, 0, tzinfo=UTC)  # 06:00 WITA
+    at_03 = datetime(2026, 11, 23, 19, 0, tzinfo=UTC)  # 03:00 WITA next day
+    assert broadcasts.quiet_end(at_03, QUIET, WITA) == datetime(2026, 11, 23, 22, 0, tzinfo=UTC)
+    assert broadcasts.quiet_end(NOW, QUIET, WITA) is None  # 10:00 WITA
+    assert broadcasts.quiet_end(at_22, None, WITA) is None
+
+
+async def test_children_wait_for_the_end_of_quiet_hours(session: AsyncSession) -> None:
+    await population(session)
+    at_22 = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+    await broadcasts.create(session, author_telegram_id=6, text="Halo", audience=Audience(), schedule="now", now=at_22, tz=WITA)
+    await broadcasts.fire_due(session, now=at_22, tz=WITA, quiet=QUIET)
+    ready_now = await outbox.claim_batch(session, now=at_22, limit=100)
+    assert sorted(item.chat_id for item in ready_now) == [4, 6]  # the parent and the facilitator
+    sent = [outbox.Outcome(item.id, outbox.Result.SENT) for item in ready_now]
+    await outbox.record_outcomes(session, outcomes=sent, now=at_22)
+    morning = await outbox.claim_batch(session, now=datetime(2026, 11, 23, 22, 0, tzinfo=UTC), limit=100)
+    assert sorted(item.chat_id for item in morning) == [1, 2, 3]
+
+
+async def test_weekly_broadcast_fires_once_per_week(session: AsyncSession) -> None:
+    await population(session)
+    weekly = await broadcasts.create(
+        session, author_telegram_id=6, text="Jumat ceria", audience=Audience(kecamatan="Balikpapan Kota"),
+        schedule="weekly", weekly_day="fri", weekly_time="16:00", now=NOW, tz=WITA,
+    )
+    friday = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)  # Friday 16:00 WITA
+    assert weekly.next_run_at == friday
+    assert await broadcasts.fire_due(session, now=friday - timedelta(minutes=1), tz=WITA, quiet=QUIET) == []
+    assert len(await broadcasts.fire_due(session, now=friday, tz=WITA, quiet=QUIET)) == 1
+    assert await broadcasts.fire_due(session, now=friday + timedelta(minutes=5), tz=WITA, quiet=QUIET) == []
+    assert weekly.next_run_at == friday + timedelta(days=7)
+    assert len(await broadcasts.fire_due(session, now=friday + timedelta(days=7), tz=WITA, quiet=QUIET)) == 1
+    total = await session.scalar(select(func.count()).select_from(Delivery))
+    assert total == 4  # two recipients, two weeks
+
+
+async def test_two_schedulers_fire_an_occurrence_once(engine: AsyncEngine) -> None:
+    scope = session_factory(engine)
+    async with scope() as session:
+        await population(session)
+        await broadcasts.create(session, author_telegram_id=6, text="Sekali saja", audience=Audience(),
+                                schedule="now", now=NOW, tz=WITA)
+
+    async def tick() -> list[int]:
+        async with scope() as session:
+            return await broadcasts.fire_due(session, now=NOW, tz=WITA, quiet=None)
+
+    results = await asyncio.gather(tick(), tick(), return_exceptions=True)
+    fired = [r for r in results if isinstance(r, list)]
+    assert sum(len(r) for r in fired) == 1
+    async with scope() as session:
+        assert await session.scalar(select(func.count()).select_from(Delivery)) == 5
+
+
+async def test_cancel_stops_pending_and_figures_count(session: AsyncSession) -> None:
+    await population(session)
+    item = await broadcasts.create(session, author_telegram_id=6, text="x", audience=Audience(), schedule="now", now=NOW, tz=WITA)
+    [run_id] = await broadcasts.fire_due(session, now=NOW, tz=WITA, quiet=None)
+    claimed = await outbox.claim_batch(session, now=NOW, limit=2)
+    await outbox.record_outcomes(
+        session, outcomes=[outbox.Outcome(claimed[0].id, outbox.Result.SENT), outbox.Outcome(claimed[1].id, outbox.Result.BLOCKED)],
+        now=NOW + timedelta(seconds=1),
+    )
+    author = await make_user(session, 60, role="staff")
+    assert item.id is not None
+    await broadcasts.cancel(session, broadcast_id=item.id, by=author)
+    [figures] = await broadcasts.figures(session, broadcast_id=item.id)
+    assert (figures.run_id, figures.audience, figures.sent, figures.blocked, figures.pending, figures.cancelled) == (
+        run_id, 5, 1, 1, 0, 3,
+    )
+
+
+async def test_only_author_or_staff_may_cancel(session: AsyncSession) -> None:
+    item = await broadcasts.create(session, author_telegram_id=6, text="x", audience=Audience(), schedule="once",
+                                   run_at=NOW + timedelta(days=1), now=NOW, tz=WITA)
+    other = await make_user(session, 61, role="facilitator")
+    assert item.id is not None
+    with pytest.raises(broadcasts.NotAllowed):
+        await broadcasts.cancel(session, broadcast_id=item.id, by=other)
