@@ -35,6 +35,7 @@ class Renderer:
         self.default_locale = default_locale
         self.tz = tz
         self.templates_dir = templates_dir
+        self.blind = undefined is not jinja2.StrictUndefined
         self._envs: dict[str, jinja2.Environment] = {}
         self._strings: dict[str, dict[str, jinja2.Template]] = {}
         for locale in LOCALES:
@@ -81,9 +82,13 @@ class Renderer:
         return t
 
     def _format_time(self, value: datetime, fmt: str = "%d-%m-%Y %H:%M") -> str:
+        if isinstance(value, jinja2.Undefined):  # blind rendering by the content check
+            return str(value)
         return value.astimezone(self.tz).strftime(fmt) + " WITA"
 
     def _format_date(self, value: datetime) -> str:
+        if isinstance(value, jinja2.Undefined):
+            return str(value)
         return value.astimezone(self.tz).strftime("%d-%m-%Y")
 
     def locale(self, locale: str | None) -> str:
@@ -104,6 +109,8 @@ class Renderer:
         try:
             template = self._strings[self.locale(locale)][key]
         except KeyError:
+            if self.blind and key.endswith(".x"):  # a key built from a sample value (content check)
+                return key
             raise ContentError(f"{self.locale(locale)}/{STRINGS_FILE}: no string {key!r}") from None
         return template.render(**values).strip()
 

@@ -17,7 +17,17 @@ from telegram.ext import (
 from bot.context import BotContext
 from bot.scheduler import JobSpec
 from db import users
-from handlers import basics, consent, errors, menu, onboarding, privacy, roles
+from handlers import (
+    basics,
+    broadcast_composer,
+    broadcasts,
+    consent,
+    errors,
+    menu,
+    onboarding,
+    privacy,
+    roles,
+)
 from handlers.callbacks import pattern
 from handlers.commands import COMMANDS, Audience
 from handlers.common import ADMIN_ROLES, FACILITATOR_ROLES, STAFF_ROLES, HandlerFn, only_for
@@ -37,6 +47,7 @@ COMMAND_CALLBACKS: dict[str, HandlerFn] = {
     "subscribe": basics.subscribe_command,
     "consent": consent.consent_command,
     "invite": roles.invite_command,
+    "broadcast": broadcasts.broadcast_command,
 }
 
 GUARDS = {Audience.FACILITATOR: FACILITATOR_ROLES, Audience.STAFF: STAFF_ROLES, Audience.ADMIN: ADMIN_ROLES}
@@ -45,6 +56,7 @@ MENU_ITEMS = (
     MenuItem("help", Audience.ANYONE, basics.help_command, for_guests=True),
     MenuItem("language", Audience.ANYONE, basics.language_command, for_guests=True),
     MenuItem("privacy", Audience.ANYONE, privacy.privacy_command, for_guests=True),
+    MenuItem("broadcast", Audience.FACILITATOR, broadcasts.broadcast_command),
 )
 
 # Callback features: prefix -> handler. Anything else is a stale or foreign button.
@@ -54,11 +66,14 @@ BUTTONS: dict[str, HandlerFn] = {
     "menu": menu.on_button,
     "lang": basics.on_language_button,
     "pv": privacy.on_button,
+    "bcl": only_for(FACILITATOR_ROLES, broadcasts.on_button),
 }
 
 
 # Periodic jobs (stable names); see bot/scheduler.py.
-JOBS: list[JobSpec] = []
+JOBS: list[JobSpec] = [
+    JobSpec("broadcasts.fire_due", broadcasts.fire_job, interval=30),
+]
 
 
 async def load_user(update: Update, context: BotContext) -> None:
@@ -80,6 +95,8 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         deep_links={},
     )
     app.add_handler(TypeHandler(Update, load_user), group=-1)
+    # Conversations first: while one is active, its handlers see the user's messages.
+    app.add_handler(broadcast_composer.conversation())
 
     for command in COMMANDS:
         callback = COMMAND_CALLBACKS[command.key]

@@ -52,6 +52,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("stop", "berhenti", "stop", Audience.REGISTERED),
     Command("subscribe", "langganan", "subscribe", Audience.REGISTERED),
     Command("consent", "izin", "consent", Audience.FACILITATOR),
+    Command("broadcast", "siaran", "broadcast", Audience.FACILITATOR),
     Command("invite", "undang", "invite", Audience.ADMIN),
 )
 

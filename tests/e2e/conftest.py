@@ -49,6 +49,15 @@ class BotHarness:
         self.emu.press_button(user_id, label, chat_id=chat_id)
         return await self.emu.next_bot_message(chat_id or user_id, after=mark)
 
+    async def restart(self) -> None:
+        """Stop the bot and start a new process-like instance on the same database."""
+        self.emu.release_pollers()
+        await stop_polling(self.app)
+        self.emu.resume_pollers()
+        self.services = build_services(self.settings, clock=self.clock.now)
+        self.app = build_application(self.settings, services=self.services, run_jobs=False)
+        await start_polling(self.app, timeout=1)
+
     async def deliver(self) -> int:
         """Send everything due in the outbox now (the engine does not run by itself in tests)."""
         assert self.services.delivery is not None
@@ -106,6 +115,6 @@ async def bot(emulator: BotApiEmulator, tmp_path: Path, clock: FakeClock) -> Asy
         yield harness
     finally:
         emulator.release_pollers()
-        await stop_polling(app)
+        await stop_polling(harness.app)
     unexpected = [r for r in emulator.refused if not getattr(r, "expected", False)]
     assert not unexpected, f"the bot made requests Telegram would refuse: {unexpected}"

@@ -1,0 +1,116 @@
+"""Broadcasts end to end: compose, target, schedule, preview, confirm, deliver once, restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from handlers.broadcasts import fire_due_broadcasts
+from tests.e2e.conftest import BotHarness
+
+pytestmark = pytest.mark.e2e
+
+FAC = 3001
+TIMUR_CHILDREN = (3101, 3102)
+KOTA_CHILD = 3103
+TIMUR_PARENT = 3104
+FRIDAY_16_WITA = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+async def people(bot: BotHarness) -> None:
+    await bot.user(FAC, role="facilitator")
+    for uid in TIMUR_CHILDREN:
+        await bot.user(uid, kecamatan="Balikpapan Timur", kelurahan="Manggar")
+    await bot.user(KOTA_CHILD, kecamatan="Balikpapan Kota", kelurahan="Damai")
+    await bot.user(TIMUR_PARENT, role="parent", kecamatan="Balikpapan Timur", kelurahan="Lamaru")
+
+
+def received(bot: BotHarness, uid: int, text: str) -> int:
+    return sum(1 for m in bot.emu.bot_messages(uid) if text in m.text)
+
+
+async def compose_weekly_for_timur_children(bot: BotHarness) -> None:
+    msg = await bot.send(FAC, "/siaran")
+    assert "Siaran" in msg.text
+    msg = await bot.press(FAC, "➕ Siaran baru")
+    assert "Kirim pesannya" in msg.text
+    msg = await bot.send(FAC, "Kumpul Forum Anak setiap Jumat di kelurahan! <3")
+    assert "Jumlah penerima sekarang: 5 orang" in msg.text  # 4 registered + the facilitator
+    msg = await bot.press(FAC, "🧒 Anak saja")
+    assert "Jumlah penerima sekarang: 3 orang" in msg.text
+    await bot.press(FAC, "📍 Kecamatan/kelurahan")
+    await bot.press(FAC, "Balikpapan Timur")
+    msg = await bot.press(FAC, "Seluruh kecamatan")
+    assert "Jumlah penerima sekarang: 2 orang" in msg.text and "Kec. Balikpapan Timur" in msg.text
+    await bot.press(FAC, "➡️ Lanjut")
+    await bot.press(FAC, "🔁 Setiap minggu")
+    msg = await bot.press(FAC, "Jumat")
+    assert "Jam berapa" in msg.text
+    mark = bot.emu.mark()
+    bot.emu.send_text(FAC, "16.00")
+    await bot.emu.wait_for(lambda: any("Kirim?" in m.text for m in bot.emu.bot_messages_since(mark, FAC)))
+    preview = bot.emu.bot_messages_since(mark, FAC)
+    assert any(m.text == "Kumpul Forum Anak setiap Jumat di kelurahan! &lt;3" for m in preview)
+    confirm = [m for m in preview if "Kirim?" in m.text][0]
+    assert "setiap Jumat pukul 16:00 WITA" in confirm.text and "(2 orang)" in confirm.text
+    msg = await bot.press(FAC, "✅ Kirim / jadwalkan")
+    assert "tersimpan" in msg.text and "27-11-2026 16:00 WITA" in msg.text
+
+
+async def test_weekly_announcement_reaches_one_kecamatan_once_a_week_across_a_restart(bot: BotHarness) -> None:
+    await people(bot)
+    await compose_weekly_for_timur_children(bot)
+    text = "Kumpul Forum Anak setiap Jumat"
+
+    bot.clock.set(FRIDAY_16_WITA - timedelta(minutes=1))
+    assert await fire_due_broadcasts(bot.services) == []
+    bot.clock.set(FRIDAY_16_WITA)
+    assert len(await fire_due_broadcasts(bot.services)) == 1
+    assert len(await fire_due_broadcasts(bot.services)) == 0  # a second tick fires nothing
+    await bot.deliver()
+    assert [received(bot, uid, text) for uid in TIMUR_CHILDREN] == [1, 1]
+    assert received(bot, KOTA_CHILD, text) == 0 and received(bot, TIMUR_PARENT, text) == 0
+
+    await bot.restart()
+    bot.clock.set(FRIDAY_16_WITA + timedelta(days=7))
+    assert len(await fire_due_broadcasts(bot.services)) == 1
+    await bot.deliver()
+    assert [received(bot, uid, text) for uid in TIMUR_CHILDREN] == [2, 2]
+
+    msg = await bot.send(FAC, "/siaran")
+    assert "#1" in msg.text
+    msg = await bot.press(FAC, 2)
+    assert "terkirim 2" in msg.text and msg.text.count("Penerima 2") == 2
+
+
+async def test_broadcast_at_night_waits_for_children_until_morning(bot: BotHarness) -> None:
+    await people(bot)
+    bot.clock.set(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))  # 22:00 WITA
+    await bot.send(FAC, "/siaran")
+    await bot.press(FAC, "➕ Siaran baru")
+    await bot.send(FAC, "Pengumuman malam")
+    await bot.press(FAC, "➡️ Lanjut")
+    mark = bot.emu.mark()
+    bot.emu.press_button(FAC, "⚡ Sekarang")
+    await bot.emu.wait_for(lambda: any("Kirim?" in m.text for m in bot.emu.bot_messages_since(mark, FAC)))
+    await bot.press(FAC, "✅ Kirim / jadwalkan")
+    await bot.deliver()
+    assert received(bot, TIMUR_PARENT, "Pengumuman malam") == 1
+    assert received(bot, KOTA_CHILD, "Pengumuman malam") == 0
+    bot.clock.set(datetime(2026, 11, 23, 22, 0, tzinfo=UTC))  # 06:00 WITA
+    await bot.deliver()
+    assert received(bot, KOTA_CHILD, "Pengumuman malam") == 1
+
+
+async def test_children_cannot_broadcast_and_cancel_works(bot: BotHarness) -> None:
+    await people(bot)
+    msg = await bot.send(KOTA_CHILD, "/siaran")
+    assert "bukan untuk peranmu" in msg.text
+    await compose_weekly_for_timur_children(bot)
+    await bot.send(FAC, "/broadcast")
+    await bot.press(FAC, 2)
+    msg = await bot.press(FAC, "🗑️ Batalkan jadwal")
+    assert "dibatalkan" in msg.text
+    bot.clock.set(FRIDAY_16_WITA)
+    assert await fire_due_broadcasts(bot.services) == []
