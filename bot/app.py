@@ -10,9 +10,10 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
+from bot.bulk_sender import BulkSender
 from bot.config import Settings
 from bot.context import SERVICES_KEY, BotContext
-from bot.delivery import DeliveryEngine, telegram_sender
+from bot.delivery import DeliveryEngine
 from bot.scheduler import schedule_jobs
 from bot.services import Services, build_services
 from db import users
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 SANDBOX_TOKEN = "123456:SANDBOX-not-a-real-token"
 RUN_JOBS_KEY = "run_jobs"
 DELIVERY_TASK_KEY = "delivery_task"
+SENDER_KEY = "bulk_sender"
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
@@ -50,9 +52,11 @@ def build_application(
     )
     app.bot_data[SERVICES_KEY] = services
     app.bot_data[RUN_JOBS_KEY] = run_jobs
+    sender = BulkSender(base_url=settings.TELEGRAM_API_BASE_URL, token=token, paid=settings.PAID_BROADCAST)
+    app.bot_data[SENDER_KEY] = sender
     services.delivery = DeliveryEngine(
         db=services.db,
-        send=telegram_sender(app.bot, paid=settings.PAID_BROADCAST),
+        send=sender,
         clock=services.clock,
         rate=settings.BROADCAST_RATE,
         open_route=services.open_route,
@@ -92,6 +96,7 @@ async def _post_stop(app: BotApplication) -> None:
 
 async def _post_shutdown(app: BotApplication) -> None:
     services: Services = app.bot_data[SERVICES_KEY]
+    await app.bot_data[SENDER_KEY].close()
     await services.engine.dispose()
 
 
