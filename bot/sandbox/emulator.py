@@ -1,50 +1,149 @@
 """A Bot API emulator on loopback: the sandbox, the end-to-end tests and the benchmarks talk to it.
 
-It answers like Telegram where bots usually break: over-long texts and captions, callback data
-over 64 bytes, HTML outside Telegram's subset, 403 for a user who blocked the bot, 429 with
-`retry_after`, "message is not modified", unknown methods and (given the official API
-description) unknown or missing parameters. Tests inject updates and read what the bot sent.
+The real python-telegram-bot `Application` is pointed at it with `base_url(emu.base_url)` and
+`base_file_url(emu.base_file_url)`. It answers like Telegram where bots usually break: texts over
+4096 and captions over 1024 characters after entity parsing, HTML outside Telegram's subset,
+callback data over 64 bytes, sends to chats that do not exist or to users who blocked the bot,
+flood limits with `retry_after`, "message is not modified", answering a callback query twice,
+unknown methods and (given the official `api.min.json`) unknown, missing or mistyped parameters.
+
+Tests and the sandbox drive it from the other side: register users and groups, inject what people
+type or press, then read the chat histories or wait for the bot's next message::
+
+    async with BotApiEmulator() as emu:
+        ...  # start the Application against emu.base_url
+        emu.send_text(7, "/start")
+        reply = await emu.next_bot_message(7)
+        emu.press_button(7, "Next")
+        edited = await emu.next_bot_message(7)
+
+Results are built with python-telegram-bot's own classes, so they are exactly what it expects.
+Everything runs on the event loop without sleeps: long polls and waiters are woken by signals.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import copy
+import datetime as dtm
 import itertools
 import json
+import logging
+import mimetypes
 import re
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from telegram import (
+    AcceptedGiftTypes,
+    BotCommand,
+    CallbackQuery,
+    Chat,
+    ChatFullInfo,
+    Document,
+    File,
+    InlineKeyboardMarkup,
+    Location,
+    Message,
+    MessageEntity,
+    MessageId,
+    MessageOriginUser,
+    PhotoSize,
+    Poll,
+    PollAnswer,
+    Sticker,
+    TelegramObject,
+    Update,
+    User,
+    WebhookInfo,
+)
 
-from bot.sandbox.telegram_html import TelegramHtmlError, parse_telegram_html
+from bot.sandbox.telegram_html import (
+    FormattedText,
+    TelegramHtmlError,
+    parse_telegram_html_entities,
+    trim_formatted,
+)
+
+logger = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64
+CALLBACK_ANSWER_LIMIT = 200
+POLL_QUESTION_LIMIT = 300
+POLL_OPTION_LIMIT = 100
+POLL_EXPLANATION_LIMIT = 200
+INLINE_BUTTONS_LIMIT = 100
+UPLOAD_LIMIT = 50 * 1024 * 1024
+DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+CHAT_NOT_FOUND = "Bad Request: chat not found"
+BLOCKED = "Forbidden: bot was blocked by the user"
+
+# Methods that count against the flood limit of `set_rate_limit`.
 SEND_METHODS = frozenset(
-    {"sendmessage", "sendphoto", "senddocument", "sendpoll", "copymessage", "forwardmessage", "sendmediagroup"}
+    {"sendMessage", "sendPhoto", "sendDocument", "sendPoll", "copyMessage", "forwardMessage", "sendMediaGroup"}
 )
-# Parameters that are always strings, even when they look like numbers or JSON.
+# Without the official schema: parameters that stay strings even when they look like JSON.
 _STRING_PARAMS = frozenset(
-    {"text", "caption", "question", "explanation", "callback_query_id", "url", "description",
-     "short_description", "name", "title", "emoji", "parse_mode", "file_id", "language_code",
-     "secret_token", "explanation_parse_mode", "question_parse_mode"}
+    {
+        "text", "caption", "question", "explanation", "description", "short_description", "name",
+        "title", "url", "callback_query_id", "inline_message_id", "business_connection_id",
+        "message_effect_id", "file_id", "language_code", "parse_mode", "explanation_parse_mode",
+        "question_parse_mode", "description_parse_mode", "secret_token", "emoji", "action", "type",
+        "document", "photo", "sticker", "thumbnail", "ip_address",
+    }
 )
+_BUTTON_ACTIONS = (
+    "callback_data", "url", "web_app", "login_url", "switch_inline_query",
+    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
+    "callback_game", "pay",
+)
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
+        "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
+    }
+)
+# Update types Telegram sends when allowed_updates is empty or was never given.
+_DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+_FILE_ID_PREFIX = {"document": "BQACAgI", "photo": "AgACAgI", "sticker": "CAACAgI"}
+_DEFAULT_SUFFIX = {"document": "", "photo": ".jpg", "sticker": ".webp"}
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@([A-Za-z0-9_]{3,32}))?")
+_BUTTON_URL = re.compile(r"(?:https?|tg)://\S+")
+_SAFE_NAME = re.compile(r"[^\w.\-]+")
+
+BotEventKind = Literal["sent", "edited", "deleted"]
 
 
 class ApiError(Exception):
     """A refusal with Telegram's error code and description."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self, code: int, description: str, *, retry_after: int | None = None, expected: bool = False
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.retry_after = retry_after
+        self.expected = expected
+
+
+class _NetworkFault(Exception):
+    """An injected fault: drop the connection without answering."""
 
 
 @dataclass
@@ -54,52 +153,114 @@ class RecordedRequest:
     method: str
     params: dict[str, Any]
     ok: bool = True
+    error: str | None = None
     error_code: int | None = None
-    description: str | None = None
-    expected: bool = False  # a refusal the test provoked (blocked user, injected fault)
+    expected: bool = False  # a refusal the test provoked (blocked user, injected fault, flood limit)
+    tick: int = 0  # the emulator's mark when the request was answered
+
+    @property
+    def description(self) -> str | None:
+        """The error description (an alias of `error`)."""
+        return self.error
+
+
+@dataclass(frozen=True)
+class Button:
+    """One inline keyboard button as the bot sent it."""
+
+    label: str
+    callback_data: str | None = None
+    url: str | None = None
 
 
 @dataclass
 class ChatMessage:
-    """A message in a chat, from the bot or injected from a user; edits are applied in place."""
+    """A message in a chat, from the bot or from a simulated user; edits are applied in place."""
 
     message_id: int
     chat_id: int
     from_bot: bool
     date: int
-    text: str = ""
-    kind: str = "text"
+    text: str = ""  # text or caption as sent: raw HTML when the bot used parse_mode=HTML
+    kind: str = "text"  # text, photo, document, poll, sticker, location
+    parse_mode: str | None = None
+    plain_text: str = ""  # what the user sees: tags stripped, entities unescaped, trimmed
+    entities: list[dict[str, Any]] = field(default_factory=list)
     reply_markup: dict[str, Any] | None = None
     from_user_id: int | None = None
-    document_name: str | None = None
-    document_path: Path | None = None
     file_id: str | None = None
-    poll: dict[str, Any] | None = None
+    document_name: str | None = None
+    document_path: Path | None = None  # where a file the bot sent (document or photo) was saved
+    poll: dict[str, Any] | None = None  # a Bot API Poll object
+    location: tuple[float, float] | None = None  # latitude, longitude
+    media_group_id: str | None = None
+    reply_to_message_id: int | None = None
+    forward_from_user_id: int | None = None
+    update_id: int | None = None  # the update that delivered a user's message (None: not delivered)
     edited: bool = False
+    edit_count: int = 0
     deleted: bool = False
 
-    def buttons(self) -> list[tuple[str, str | None]]:
-        """Return (label, callback data) of every inline button, row by row."""
+    @property
+    def caption(self) -> str | None:
+        """The caption of a media message (None for a text message)."""
+        return None if self.kind == "text" else self.text
+
+    def keyboard(self) -> list[list[Button]]:
+        """The inline keyboard, row by row."""
         if not self.reply_markup:
             return []
         return [
-            (button.get("text", ""), button.get("callback_data"))
+            [Button(str(b.get("text", "")), b.get("callback_data"), b.get("url")) for b in row]
             for row in self.reply_markup.get("inline_keyboard", [])
+        ]
+
+    def buttons(self) -> list[Button]:
+        """Every inline button, flattened row by row."""
+        return [button for row in self.keyboard() for button in row]
+
+    def button_labels(self) -> list[str]:
+        """The labels of the inline buttons."""
+        return [button.label for button in self.buttons()]
+
+    def reply_keyboard(self) -> list[str]:
+        """The labels of a reply keyboard (the one shown instead of the phone keyboard)."""
+        if not self.reply_markup:
+            return []
+        return [
+            button if isinstance(button, str) else str(button.get("text", ""))
+            for row in self.reply_markup.get("keyboard", [])
             for button in row
         ]
 
-    def button_labels(self) -> list[str]:
-        """Return the labels of the inline buttons."""
-        return [label for label, _ in self.buttons()]
+
+@dataclass(frozen=True)
+class BotEvent:
+    """The bot sent, edited or deleted a message; `message` is a snapshot taken at that moment."""
+
+    tick: int
+    chat_id: int
+    kind: BotEventKind
+    message: ChatMessage
+
+
+@dataclass
+class _Upload:
+    filename: str
+    content: bytes
+    content_type: str | None
 
 
 @dataclass
 class _StoredFile:
     file_id: str
     unique_id: str
-    content: bytes
+    kind: str
     name: str
-    path: Path | None = None
+    mime_type: str | None
+    content: bytes
+    file_path: str  # the path getFile reports and the file route serves
+    saved_path: Path | None = None
 
 
 @dataclass
@@ -108,24 +269,78 @@ class _Fault:
     error_code: int
     retry_after: int | None
     description: str | None
+    network: bool
 
 
 @dataclass
-class _Event:
-    seq: int
-    chat_id: int
-    message: ChatMessage
+class _QueuedUpdate:
+    update_id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Field:
+    types: tuple[str, ...]
+    required: bool
 
 
 @dataclass
-class _State:
-    users: dict[int, dict[str, Any]] = field(default_factory=dict)
-    groups: dict[int, dict[str, Any]] = field(default_factory=dict)
-    blocked: set[int] = field(default_factory=set)
+class _Call:
+    method: str
+    params: dict[str, Any]
+    uploads: dict[str, _Upload]
+
+
+class _Signal:
+    """A broadcast wake-up: `notify` releases everyone waiting at that moment."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Wake every current waiter."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait for the next notify; False on timeout."""
+        event = self._event
+        try:
+            async with asyncio.timeout(max(timeout, 0)):
+                await event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+def _timestamp(seconds: int) -> dtm.datetime:
+    return dtm.datetime.fromtimestamp(seconds, tz=dtm.UTC)
+
+
+def _entity(data: Mapping[str, Any]) -> MessageEntity:
+    unix_time = data.get("unix_time")
+    return MessageEntity(
+        type=str(data["type"]),
+        offset=int(data["offset"]),
+        length=int(data["length"]),
+        url=data.get("url"),
+        language=data.get("language"),
+        custom_emoji_id=data.get("custom_emoji_id"),
+        date_time_format=data.get("date_time_format"),
+        unix_time=_timestamp(unix_time) if isinstance(unix_time, int) else None,
+    )
+
+
+def _safe_filename(name: str, default: str) -> str:
+    """A file name without directories or odd characters, keeping the extension."""
+    base = Path(name.replace("\\", "/")).name
+    safe = _SAFE_NAME.sub("_", base).strip("._")[:120]
+    return safe or default
 
 
 class BotApiEmulator:
-    """An aiohttp server that speaks the Bot API methods the bot uses."""
+    """An aiohttp server on loopback that speaks the Bot API methods a bot like ours uses."""
 
     def __init__(
         self,
@@ -136,818 +351,1491 @@ class BotApiEmulator:
         api_schema: Path | None = None,
     ) -> None:
         self.token = token
-        self.bot_id = int(token.split(":")[0])
+        self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username
+        self.bot_name = "Forum Anak Bot"
         self.files_dir = files_dir
-        self._schema = self._load_schema(api_schema) if api_schema else None
-        self._state = _State()
-        self._messages: dict[int, list[ChatMessage]] = {}
-        self._by_id: dict[tuple[int, int], ChatMessage] = {}
-        self._message_ids: dict[int, itertools.count[int]] = {}
-        self._updates: deque[dict[str, Any]] = deque()
+        self.group_privacy = True  # like a bot with privacy mode on: group chatter is not delivered
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._schema = self._load_schema(api_schema) if api_schema is not None else None
+        self._methods = self._method_table()
+        # people and chats
+        self._users: dict[int, User] = {}
+        self._groups: dict[int, Chat] = {}
+        self._blocked: set[int] = set()
+        # messages, ids and the stream of bot events
+        self._ticks = itertools.count(1)
+        self._tick = 0
+        self._history: dict[int, list[ChatMessage]] = {}
+        self._by_key: dict[tuple[int, int], ChatMessage] = {}
+        self._events: list[BotEvent] = []
+        self._event_ticks: list[int] = []
+        self._chat_events: dict[int, tuple[list[int], list[BotEvent]]] = {}
+        self._cursors: dict[int, int] = {}
+        self._last_injection_tick = 0
+        # updates and long polling
+        self._updates: deque[_QueuedUpdate] = deque()
         self._update_ids = itertools.count(1)
-        self._query_ids = itertools.count(1)
-        self._file_ids = itertools.count(1)
-        self._open_queries: set[str] = set()
+        self._allowed_updates: frozenset[str] | None = None
+        self._poll_generation = 0
+        self._last_delivered_update_id = 0
+        self._waiting_pollers = 0
+        self._webhook_url = ""
+        self._closing = False
+        # callbacks, polls, files and settings
+        self._query_ids = itertools.count(4_391_000_000_000_000_001)
+        self._open_queries: dict[str, tuple[int, int]] = {}
         self.answered_callbacks: dict[str, dict[str, Any]] = {}
+        self._poll_ids = itertools.count(5_120_000_000_000_000_001)
+        self._polls: dict[str, ChatMessage] = {}
+        self._poll_votes: dict[str, dict[int, tuple[int, ...]]] = {}
+        self._media_groups = itertools.count(13_000_000_000_000_001)
+        self._file_numbers = itertools.count(1)
         self._files: dict[str, _StoredFile] = {}
-        self._faults: dict[str, _Fault] = {}
+        self._files_by_path: dict[str, _StoredFile] = {}
+        self.saved_files: list[Path] = []
+        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.bot_settings: dict[str, Any] = {}
+        # faults, flood limits and records
+        self._faults: dict[str, deque[_Fault]] = {}
         self._rate_limit: float | None = None
         self._recent_sends: deque[float] = deque()
         self.rate_limited_count = 0
         self.requests: list[RecordedRequest] = []
-        self.saved_files: list[Path] = []
-        self.commands: dict[str, list[dict[str, Any]]] = {}
-        self._events: list[_Event] = []
-        self._seq = 0
-        self._injected_mark: dict[int, int] = {}
-        self._changed = asyncio.Condition()
+        self._changed = _Signal()
+        self._updates_signal = _Signal()
+        self._last_activity = time.monotonic()
         self._runner: web.AppRunner | None = None
-        self._closing = False
-        self.port = 0
 
-    # ----------------------------------------------------------------- lifecycle
+    # ------------------------------------------------------------------ lifecycle
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        """Listen on loopback (port 0: a free port)."""
-        app = web.Application(client_max_size=60 * 1024 * 1024)
+        """Listen on loopback; port 0 picks a free port."""
+        app = web.Application(client_max_size=UPLOAD_LIMIT + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._serve_file)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
         await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        self._runner = runner
         self.host = host
+        self.port = int(runner.addresses[0][1])
+        self._closing = False
+
+    async def stop(self) -> None:
+        """Answer pending long polls and stop listening."""
+        self.release_pollers()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     def release_pollers(self) -> None:
         """Answer long polls at once from now on, so that a polling bot stops without waiting."""
         self._closing = True
-        self._notify()
+        self._updates_signal.notify()
 
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    def resume_pollers(self) -> None:
+        """Undo `release_pollers`: long polls wait for updates again (a restarted bot)."""
+        self._closing = False
 
     async def __aenter__(self) -> BotApiEmulator:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     @property
     def base_url(self) -> str:
-        """The Bot API root for python-telegram-bot (the token is appended by it)."""
-        return f"http://127.0.0.1:{self.port}/bot"
+        """The Bot API root for python-telegram-bot, which appends the token itself."""
+        return f"http://{self.host}:{self.port}/bot"
 
     @property
     def base_file_url(self) -> str:
-        """The file download root."""
-        return f"http://127.0.0.1:{self.port}/file/bot"
+        """The root of file downloads, for python-telegram-bot's `base_file_url`."""
+        return f"http://{self.host}:{self.port}/file/bot"
 
-    # ----------------------------------------------------------------- people and chats
+    # ------------------------------------------------------------------ people and chats
 
     @property
-    def users(self) -> dict[int, dict[str, Any]]:
-        """The simulated users by id."""
-        return self._state.users
+    def users(self) -> Mapping[int, User]:
+        """The simulated users by id (their private chat id is their user id)."""
+        return self._users
 
     def add_user(
-        self, user_id: int, *, first_name: str = "Anak", username: str | None = None, language_code: str = "id"
-    ) -> dict[str, Any]:
-        """Register a simulated user (their private chat id is their user id)."""
-        user = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
-        if username:
-            user["username"] = username
-        self._state.users[user_id] = user
+        self,
+        user_id: int,
+        *,
+        first_name: str = "Anak",
+        username: str | None = None,
+        language_code: str = "id",
+        last_name: str | None = None,
+    ) -> User:
+        """Register (or update) a simulated user the bot may write to."""
+        if user_id <= 0:
+            raise ValueError(f"user ids are positive, got {user_id}")
+        user = User(
+            id=user_id, first_name=first_name, is_bot=False, last_name=last_name,
+            username=username, language_code=language_code,
+        )
+        self._users[user_id] = user
         return user
 
-    def add_group(self, chat_id: int, title: str) -> None:
-        """Register a group chat the bot is a member of."""
-        self._state.groups[chat_id] = {"id": chat_id, "type": "supergroup", "title": title}
+    def add_group(self, chat_id: int, title: str, *, kind: str = "supergroup", username: str | None = None) -> Chat:
+        """Register a group the bot is a member of (group ids are negative)."""
+        if chat_id >= 0:
+            raise ValueError(f"group chat ids are negative, got {chat_id}")
+        chat = Chat(id=chat_id, type=kind, title=title, username=username)
+        self._groups[chat_id] = chat
+        return chat
 
     def block(self, user_id: int) -> None:
-        """Let a user block the bot: sends to them answer 403."""
-        self._state.blocked.add(user_id)
+        """The user blocks the bot: everything sent to them is refused with 403."""
+        self._blocked.add(user_id)
 
     def unblock(self, user_id: int) -> None:
-        """Undo `block`."""
-        self._state.blocked.discard(user_id)
+        """The user unblocks the bot."""
+        self._blocked.discard(user_id)
+
+    # ------------------------------------------------------------------ faults and flood limits
 
     def fail_next(
         self,
         method: str,
         count: int = 1,
-        *,
         error_code: int = 429,
         retry_after: int | None = 1,
         description: str | None = None,
+        *,
+        network: bool = False,
     ) -> None:
-        """Answer the next `count` calls of a method with an error (429 by default)."""
-        self._faults[method.lower()] = _Fault(count, error_code, retry_after, description)
+        """Refuse the next `count` calls of a method (429 by default; network=True drops the connection)."""
+        key = method.lower()
+        self._faults.setdefault(key, deque()).append(_Fault(count, error_code, retry_after, description, network))
 
     def set_rate_limit(self, per_second: float | None) -> None:
         """Refuse sends beyond this many per rolling second with 429 (None: no limit)."""
         self._rate_limit = per_second
         self._recent_sends.clear()
 
-    def clear_records(self) -> None:
-        """Forget recorded requests."""
-        self.requests.clear()
+    # ------------------------------------------------------------------ records
 
     @property
     def refused(self) -> list[RecordedRequest]:
-        """Requests answered with an error."""
-        return [r for r in self.requests if not r.ok]
+        """The requests that were answered with an error."""
+        return [record for record in self.requests if not record.ok]
 
-    # ----------------------------------------------------------------- reading chats
+    def unexpected_refusals(self) -> list[RecordedRequest]:
+        """Refused requests the test did not provoke (no block, fault or flood limit behind them)."""
+        return [record for record in self.requests if not record.ok and not record.expected]
+
+    def requests_for(self, method: str) -> list[RecordedRequest]:
+        """The recorded requests of one method (case-insensitive)."""
+        key = method.lower()
+        return [record for record in self.requests if record.method.lower() == key]
+
+    def clear_records(self) -> None:
+        """Forget the recorded requests."""
+        self.requests.clear()
+
+    @property
+    def pending_callbacks(self) -> list[str]:
+        """Callback query ids the bot has not answered yet."""
+        return list(self._open_queries)
+
+    @property
+    def pending_updates(self) -> int:
+        """Updates injected but not yet confirmed by the bot."""
+        return len(self._updates)
+
+    def my_commands(self, scope: Mapping[str, Any] | None = None, language_code: str = "") -> list[dict[str, Any]]:
+        """The command menu set for a scope and language."""
+        return list(self.commands.get(self._commands_key(scope, language_code), []))
+
+    # ------------------------------------------------------------------ reading the chats
 
     def messages(self, chat_id: int) -> list[ChatMessage]:
-        """Every message of a chat, both directions, in order."""
-        return list(self._messages.get(chat_id, []))
+        """Every message of a chat, both directions, in order (deleted ones flagged)."""
+        return list(self._history.get(chat_id, ()))
 
     def bot_messages(self, chat_id: int) -> list[ChatMessage]:
         """The bot's messages in a chat that were not deleted."""
-        return [m for m in self._messages.get(chat_id, []) if m.from_bot and not m.deleted]
+        return [m for m in self._history.get(chat_id, ()) if m.from_bot and not m.deleted]
 
     def last_bot_message(self, chat_id: int) -> ChatMessage | None:
-        """The bot's most recent message in a chat."""
-        sent = self.bot_messages(chat_id)
-        return sent[-1] if sent else None
+        """The bot's most recent message in a chat that was not deleted."""
+        for message in reversed(self._history.get(chat_id, ())):
+            if message.from_bot and not message.deleted:
+                return message
+        return None
+
+    def message(self, chat_id: int, message_id: int) -> ChatMessage | None:
+        """One message by chat and id."""
+        return self._by_key.get((chat_id, message_id))
 
     def mark(self) -> int:
-        """A point in the stream of bot messages and edits, for `next_bot_message(after=...)`."""
-        return self._seq
+        """The current point in time of the emulator, for `after=` and `bot_events_since`."""
+        return self._tick
+
+    def bot_events_since(self, mark: int, chat_id: int | None = None) -> list[BotEvent]:
+        """What the bot sent, edited or deleted after a mark, in order."""
+        if chat_id is None:
+            ticks, events = self._event_ticks, self._events
+        else:
+            ticks, events = self._chat_events.get(chat_id, ([], []))
+        return events[bisect.bisect_right(ticks, mark) :]
+
+    @property
+    def waiting_pollers(self) -> int:
+        """How many getUpdates calls are waiting for updates right now (the bot is idle and listening)."""
+        return self._waiting_pollers
 
     def bot_messages_since(self, mark: int, chat_id: int | None = None) -> list[ChatMessage]:
-        """Bot messages sent or edited after a mark (each message once, in order)."""
-        seen: dict[tuple[int, int], ChatMessage] = {}
-        for event in self._events_after(mark):
-            if chat_id is None or event.chat_id == chat_id:
-                seen.setdefault((event.chat_id, event.message.message_id), event.message)
-        return list(seen.values())
+        """The bot's messages sent or edited after a mark, each once, as they are now."""
+        found: dict[tuple[int, int], ChatMessage] = {}
+        for event in self.bot_events_since(mark, chat_id):
+            key = (event.chat_id, event.message.message_id)
+            if key not in found:
+                found[key] = self._by_key[key]
+        return list(found.values())
 
-    def _events_after(self, mark: int) -> list[_Event]:
-        # Events are appended in seq order: scan from the end.
-        index = len(self._events)
-        while index > 0 and self._events[index - 1].seq > mark:
-            index -= 1
-        return self._events[index:]
+    def is_delivered(self, update_id: int) -> bool:
+        """Whether the bot has fetched an update with getUpdates."""
+        return update_id <= self._last_delivered_update_id
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        """Wait until a predicate holds, woken by every request; raise TimeoutError otherwise."""
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0, *, what: str | None = None) -> None:
+        """Wait until a predicate holds, re-checked whenever something happens; TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
-        async with self._changed:
-            while not predicate():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"condition not met within {timeout}s; last requests: {self.requests[-5:]}")
-                try:
-                    await asyncio.wait_for(self._changed.wait(), remaining)
-                except TimeoutError:
-                    continue
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"{what or 'condition'} not met within {timeout}s\n{self.describe_recent()}"
+                )
+            await self._changed.wait(remaining)
+
+    async def wait_quiet(self, quiet: float = 0.2, timeout: float = 5.0) -> bool:
+        """Wait until the bot has made no request for `quiet` seconds; False if it never settles."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            idle = now - self._last_activity
+            if idle >= quiet:
+                return True
+            if now >= deadline:
+                return False
+            await self._changed.wait(min(quiet - idle, deadline - now))
 
     async def next_bot_message(self, chat_id: int, *, after: int | None = None, timeout: float = 5.0) -> ChatMessage:
-        """Return the first bot message sent or edited in a chat after a mark.
+        """The first message the bot sends or edits in a chat after a mark (a snapshot of it).
 
-        Without `after`, the mark is the moment of the last update injected into that chat.
+        Without `after`, the mark is the later of the last injected update (in any chat) and the
+        message this method last returned for this chat, so `emu.send_text(7, "/start")` followed
+        by `await emu.next_bot_message(7)` is race-free, and calling it again returns the next one.
         """
-        mark = self._injected_mark.get(chat_id, 0) if after is None else after
+        mark = max(self._last_injection_tick, self._cursors.get(chat_id, 0)) if after is None else after
 
-        def found() -> bool:
-            return any(e.chat_id == chat_id for e in self._events_after(mark))
+        def first() -> BotEvent | None:
+            return next((e for e in self.bot_events_since(mark, chat_id) if e.kind != "deleted"), None)
 
         try:
-            await self.wait_for(found, timeout)
-        except TimeoutError:
-            raise TimeoutError(f"no bot message in chat {chat_id} within {timeout}s; "
-                               f"last requests: {self.requests[-5:]}") from None
-        return next(e.message for e in self._events_after(mark) if e.chat_id == chat_id)
+            await self.wait_for(lambda: first() is not None, timeout, what=f"a bot message in chat {chat_id}")
+        except TimeoutError as exc:
+            refused = [r for r in self.requests if r.tick >= mark and not r.ok]
+            detail = f"; refused since the mark: {refused}" if refused else ""
+            raise TimeoutError(f"{exc}{detail}") from None
+        event = first()
+        assert event is not None
+        self._cursors[chat_id] = event.tick
+        return event.message
 
-    # ----------------------------------------------------------------- injecting updates
+    def describe_recent(self, count: int = 8) -> str:
+        """A short account of the latest requests, for error messages."""
+        lines = [
+            f"  {r.method} {'ok' if r.ok else f'REFUSED {r.error_code} {r.error}'} {self._short(r.params)}"
+            for r in self.requests[-count:]
+        ]
+        return "last requests:\n" + ("\n".join(lines) if lines else "  (none)")
 
-    def _chat_of(self, user_id: int, chat_id: int | None) -> dict[str, Any]:
-        if user_id not in self._state.users:
-            self.add_user(user_id)
-        if chat_id is None or chat_id == user_id:
-            user = self._state.users[user_id]
-            chat = {"id": user_id, "type": "private", "first_name": user["first_name"]}
-            if "username" in user:
-                chat["username"] = user["username"]
-            return chat
-        if chat_id not in self._state.groups:
-            self.add_group(chat_id, f"Group {chat_id}")
-        return self._state.groups[chat_id]
+    @staticmethod
+    def _short(params: Mapping[str, Any]) -> str:
+        text = json.dumps(params, ensure_ascii=False, default=str)
+        return text if len(text) <= 160 else text[:157] + "..."
 
-    def _enqueue(self, chat_id: int, kind: str, payload: dict[str, Any]) -> int:
-        update_id = next(self._update_ids)
-        self._updates.append({"update_id": update_id, kind: payload})
-        self._injected_mark[chat_id] = self._seq
-        self._notify()
-        return update_id
+    # ------------------------------------------------------------------ injecting what people do
 
-    def _user_message(self, user_id: int, chat_id: int | None, **content: Any) -> tuple[dict[str, Any], ChatMessage]:
-        chat = self._chat_of(user_id, chat_id)
-        message_id = self._next_message_id(chat["id"])
-        now = int(time.time())
-        payload = {"message_id": message_id, "date": now, "chat": chat, "from": self._state.users[user_id], **content}
-        stored = ChatMessage(
-            message_id, chat["id"], False, now, text=content.get("text", content.get("caption", "")),
-            kind=next((k for k in ("photo", "document", "sticker", "location") if k in content), "text"),
-            from_user_id=user_id,
-        )
-        self._store(stored)
-        return payload, stored
-
-    def send_text(self, user_id: int, text: str, *, chat_id: int | None = None) -> ChatMessage:
-        """A user sends a text (a leading /command gets its bot_command entity)."""
-        content: dict[str, Any] = {"text": text}
-        command = re.match(r"/[A-Za-z0-9_]+(@[A-Za-z0-9_]+)?", text)
+    def send_text(
+        self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: int | None = None
+    ) -> ChatMessage:
+        """A user sends a text; a leading /command gets its bot_command entity like in Telegram."""
+        entities: list[dict[str, Any]] = []
+        command = _COMMAND.match(text)
         if command:
-            content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command.group(0))}]
-        payload, stored = self._user_message(user_id, chat_id, **content)
-        self._enqueue(stored.chat_id, "message", payload)
-        return stored
+            entities.append({"type": "bot_command", "offset": 0, "length": len(command.group(0))})
+        message = self._user_message(user_id, chat_id, kind="text", text=text, entities=entities)
+        message.reply_to_message_id = reply_to
+        if self._group_delivers(message, command):
+            self._deliver_message(message)
+        return message
 
-    def send_photo(self, user_id: int, *, caption: str | None = None, chat_id: int | None = None) -> ChatMessage:
-        """A user sends a photo (stored, so the bot may forward it by file_id)."""
-        stored_file = self._store_file(b"\x89PNG fake photo", "photo.jpg")
-        sizes = [{"file_id": stored_file.file_id, "file_unique_id": stored_file.unique_id,
-                  "width": 640, "height": 480, "file_size": len(stored_file.content)}]
-        content: dict[str, Any] = {"photo": sizes}
-        if caption:
-            content["caption"] = caption
-        payload, stored = self._user_message(user_id, chat_id, **content)
-        stored.file_id = stored_file.file_id
-        self._enqueue(stored.chat_id, "message", payload)
-        return stored
+    def send_photo(
+        self, user_id: int, *, caption: str | None = None, chat_id: int | None = None, content: bytes | None = None
+    ) -> ChatMessage:
+        """A user sends a photo (stored, so the bot can download or resend it by file_id)."""
+        stored = self._store_file(content or b"\xff\xd8\xff\xe0 sandbox photo", "photo.jpg", "photo", save=False)
+        message = self._user_message(user_id, chat_id, kind="photo", text=caption or "", file_id=stored.file_id)
+        if self._group_delivers(message, None):
+            self._deliver_message(message)
+        return message
 
-    def send_document(self, user_id: int, filename: str, content: bytes, *, chat_id: int | None = None) -> ChatMessage:
+    def send_document(
+        self,
+        user_id: int,
+        filename: str,
+        content: bytes,
+        *,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        mime_type: str | None = None,
+    ) -> ChatMessage:
         """A user sends a file."""
-        stored_file = self._store_file(content, filename)
-        document = {"file_id": stored_file.file_id, "file_unique_id": stored_file.unique_id,
-                    "file_name": filename, "file_size": len(content)}
-        payload, stored = self._user_message(user_id, chat_id, document=document)
-        stored.file_id = stored_file.file_id
-        self._enqueue(stored.chat_id, "message", payload)
-        return stored
+        stored = self._store_file(content, filename, "document", mime_type, save=False)
+        message = self._user_message(
+            user_id, chat_id, kind="document", text=caption or "", file_id=stored.file_id, document_name=filename
+        )
+        if self._group_delivers(message, None):
+            self._deliver_message(message)
+        return message
 
-    def send_sticker(self, user_id: int, *, chat_id: int | None = None) -> ChatMessage:
+    def send_sticker(self, user_id: int, *, emoji: str = "😀", chat_id: int | None = None) -> ChatMessage:
         """A user sends a sticker."""
-        sticker = {"file_id": "sticker-1", "file_unique_id": "st1", "type": "regular", "width": 512,
-                   "height": 512, "is_animated": False, "is_video": False, "emoji": "😀"}
-        payload, stored = self._user_message(user_id, chat_id, sticker=sticker)
-        self._enqueue(stored.chat_id, "message", payload)
-        return stored
+        stored = self._store_file(b"RIFF sandbox sticker", "sticker.webp", "sticker", save=False)
+        message = self._user_message(user_id, chat_id, kind="sticker", text=emoji, file_id=stored.file_id)
+        if self._group_delivers(message, None):
+            self._deliver_message(message)
+        return message
 
-    def send_location(self, user_id: int, *, chat_id: int | None = None) -> ChatMessage:
-        """A user shares a location."""
-        payload, stored = self._user_message(user_id, chat_id, location={"latitude": -1.27, "longitude": 116.83})
-        self._enqueue(stored.chat_id, "message", payload)
-        return stored
+    def send_location(
+        self, user_id: int, latitude: float = -1.2654, longitude: float = 116.8312, *, chat_id: int | None = None
+    ) -> ChatMessage:
+        """A user shares a location (Balikpapan by default)."""
+        message = self._user_message(user_id, chat_id, kind="location", text="", location=(latitude, longitude))
+        if self._group_delivers(message, None):
+            self._deliver_message(message)
+        return message
 
-    def edit_text(self, user_id: int, message_id: int, new_text: str, *, chat_id: int | None = None) -> None:
-        """A user edits one of their messages (an edited_message update)."""
-        chat = self._chat_of(user_id, chat_id)
-        stored = self._by_id.get((chat["id"], message_id))
-        if stored is not None:
-            stored.text, stored.edited = new_text, True
-        payload = {"message_id": message_id, "date": int(time.time()), "edit_date": int(time.time()),
-                   "chat": chat, "from": self._state.users[user_id], "text": new_text}
-        self._enqueue(chat["id"], "edited_message", payload)
+    def edit_text(self, user_id: int, message_id: int, new_text: str, *, chat_id: int | None = None) -> ChatMessage:
+        """A user edits one of their text messages: an edited_message update."""
+        target = chat_id if chat_id is not None else user_id
+        message = self._by_key.get((target, message_id))
+        if message is None or message.from_bot or message.from_user_id != user_id or message.kind != "text":
+            raise LookupError(f"user {user_id} has no text message {message_id} in chat {target}")
+        command = _COMMAND.match(new_text)
+        message.text = message.plain_text = new_text
+        message.entities = [{"type": "bot_command", "offset": 0, "length": len(command.group(0))}] if command else []
+        message.edited = True
+        message.edit_count += 1
+        message.update_id = self._enqueue("edited_message", self._message_obj(message))
+        return message
 
     def press(self, user_id: int, message_id: int, callback_data: str, *, chat_id: int | None = None) -> str:
-        """A user presses an inline button (any data, even forged); return the query id."""
-        chat = self._chat_of(user_id, chat_id)
-        message = self._by_id.get((chat["id"], message_id))
-        query_id = f"q{next(self._query_ids)}"
-        self._open_queries.add(query_id)
-        query: dict[str, Any] = {
-            "id": query_id, "from": self._state.users[user_id], "chat_instance": str(chat["id"]),
-            "data": callback_data,
-        }
-        if message is not None:
-            query["message"] = self._message_dict(message)
-        self._enqueue(chat["id"], "callback_query", query)
+        """A user presses an inline button of a message with any data (even forged); returns the query id."""
+        target = chat_id if chat_id is not None else user_id
+        message = self._by_key.get((target, message_id))
+        if message is None or message.deleted:
+            raise LookupError(f"no message {message_id} in chat {target} to press a button on")
+        user = self._ensure_user(user_id)
+        query_id = str(next(self._query_ids))
+        self._open_queries[query_id] = (target, message_id)
+        query = CallbackQuery(
+            id=query_id,
+            from_user=user,
+            chat_instance=str(abs(target) * 7919 + self.bot_id),
+            message=self._message_obj(message),
+            data=callback_data,
+        )
+        self._enqueue("callback_query", query)
         return query_id
 
-    def press_button(self, user_id: int, label: str | int, *, chat_id: int | None = None) -> str:
-        """Press a button of the newest keyboard in the chat, by exact label or 1-based index."""
-        target_chat = chat_id if chat_id is not None else user_id
-        with_keyboard = [m for m in self.bot_messages(target_chat) if m.buttons()]
-        if not with_keyboard:
-            raise LookupError(f"no message with buttons in chat {target_chat}")
-        message = with_keyboard[-1]
+    def press_button(self, user_id: int, label_or_index: str | int, *, chat_id: int | None = None) -> str:
+        """Press a button of the newest bot message with an inline keyboard, by exact label or 1-based index."""
+        target = chat_id if chat_id is not None else user_id
+        message = self.latest_keyboard_message(target)
+        if message is None:
+            raise LookupError(f"no bot message with inline buttons in chat {target}")
         buttons = message.buttons()
-        if isinstance(label, int):
-            if not 1 <= label <= len(buttons):
-                raise LookupError(f"no button {label}; buttons: {[b[0] for b in buttons]}")
-            data = buttons[label - 1][1]
+        labels = [b.label for b in buttons]
+        if isinstance(label_or_index, int):
+            if not 1 <= label_or_index <= len(buttons):
+                raise LookupError(f"no button number {label_or_index}; the buttons are {labels}")
+            button = buttons[label_or_index - 1]
         else:
-            matches = [b[1] for b in buttons if b[0] == label]
-            if not matches:
-                raise LookupError(f"no button {label!r}; buttons: {[b[0] for b in buttons]}")
-            data = matches[0]
-        return self.press(user_id, message.message_id, data or "", chat_id=chat_id)
+            found = [b for b in buttons if b.label == label_or_index]
+            if not found:
+                raise LookupError(f"no button {label_or_index!r}; the buttons are {labels}")
+            button = found[0]
+        if button.callback_data is None:
+            raise LookupError(f"button {button.label!r} opens {button.url or 'something else'}; it sends nothing to the bot")
+        return self.press(user_id, message.message_id, button.callback_data, chat_id=chat_id)
 
-    def answer_poll(self, user_id: int, poll_id: str, option_ids: list[int]) -> int:
-        """A user answers a (non-anonymous) poll: a poll_answer update."""
-        if user_id not in self._state.users:
-            self.add_user(user_id)
-        payload = {"poll_id": poll_id, "user": self._state.users[user_id], "option_ids": option_ids,
-                   "option_persistent_ids": [str(i) for i in option_ids]}
-        return self._enqueue(user_id, "poll_answer", payload)
+    def latest_keyboard_message(self, chat_id: int) -> ChatMessage | None:
+        """The newest bot message in a chat that has inline buttons."""
+        for message in reversed(self._history.get(chat_id, ())):
+            if message.from_bot and not message.deleted and message.reply_markup and message.buttons():
+                return message
+        return None
 
-    # ----------------------------------------------------------------- HTTP
+    def answer_poll(self, user_id: int, poll_id: str, option_ids: Sequence[int]) -> int:
+        """A user votes: a poll update, then a poll_answer for a public poll; returns the last update id."""
+        message = self._polls.get(poll_id)
+        if message is None or message.poll is None:
+            raise LookupError(f"no poll {poll_id}")
+        poll = message.poll
+        options = tuple(option_ids)
+        if poll["is_closed"]:
+            raise ValueError(f"poll {poll_id} is closed")
+        if any(not 0 <= option < len(poll["options"]) for option in options):
+            raise ValueError(f"poll {poll_id} has options 0..{len(poll['options']) - 1}, got {list(options)}")
+        if len(options) > 1 and not poll["allows_multiple_answers"]:
+            raise ValueError(f"poll {poll_id} allows one answer")
+        votes = self._poll_votes.setdefault(poll_id, {})
+        if user_id in votes and not poll["allows_revoting"]:
+            raise ValueError(f"user {user_id} already answered poll {poll_id}, which does not allow revoting")
+        user = self._ensure_user(user_id)
+        for option in votes.pop(user_id, ()):
+            poll["options"][option]["voter_count"] -= 1
+        if options:
+            votes[user_id] = options
+            for option in options:
+                poll["options"][option]["voter_count"] += 1
+        poll["total_voter_count"] = len(votes)
+        # Telegram sends the new poll state to the bot that sent the poll, and who voted if it is public.
+        update_id = self._enqueue("poll", Poll.de_json(copy.deepcopy(poll), None))
+        if not poll["is_anonymous"]:
+            answer = PollAnswer(
+                poll_id=poll_id,
+                option_ids=options,
+                user=user,
+                option_persistent_ids=[poll["options"][option]["persistent_id"] for option in options],
+            )
+            update_id = self._enqueue("poll_answer", answer)
+        return update_id
 
-    async def _file(self, request: web.Request) -> web.StreamResponse:
+    def poll_votes(self, poll_id: str) -> dict[int, tuple[int, ...]]:
+        """Who voted for which options in a poll (user id -> option ids)."""
+        return dict(self._poll_votes.get(poll_id, {}))
+
+    def inject_update(self, kind: str, payload: TelegramObject | Mapping[str, Any]) -> int:
+        """Enqueue any update (e.g. kind="my_chat_member"); returns its update id."""
+        return self._enqueue(kind, payload)
+
+    # ------------------------------------------------------------------ injection helpers
+
+    def _ensure_user(self, user_id: int) -> User:
+        user = self._users.get(user_id)
+        return user if user is not None else self.add_user(user_id)
+
+    def _next_tick(self) -> int:
+        self._tick = next(self._ticks)
+        return self._tick
+
+    def _user_message(self, user_id: int, chat_id: int | None, *, kind: str, text: str, **fields: Any) -> ChatMessage:
+        self._ensure_user(user_id)
+        target = chat_id if chat_id is not None else user_id
+        if target < 0 and target not in self._groups:
+            self.add_group(target, f"Group {target}")
+        elif target > 0 and target != user_id:
+            raise ValueError(f"user {user_id} cannot write in the private chat of {target}")
+        message = ChatMessage(
+            message_id=self._next_tick(), chat_id=target, from_bot=False, date=int(time.time()), text=text,
+            kind=kind, plain_text=text, from_user_id=user_id, **fields,
+        )
+        self._store(message)
+        return message
+
+    def _group_delivers(self, message: ChatMessage, command: re.Match[str] | None) -> bool:
+        """In a group with privacy mode, only commands, replies to the bot and mentions reach it."""
+        if message.chat_id > 0 or not self.group_privacy:
+            return True
+        if command is not None:
+            addressee = command.group(1)
+            return addressee is None or addressee.lower() == self.bot_username.lower()
+        replied = self._by_key.get((message.chat_id, message.reply_to_message_id or 0))
+        if replied is not None and replied.from_bot:
+            return True
+        return f"@{self.bot_username.lower()}" in message.text.lower()
+
+    def _deliver_message(self, message: ChatMessage) -> None:
+        message.update_id = self._enqueue("message", self._message_obj(message))
+
+    def _enqueue(self, kind: str, payload: TelegramObject | Mapping[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        if isinstance(payload, TelegramObject):
+            update = Update(update_id=update_id, **{kind: payload}).to_dict()
+        else:
+            update = {"update_id": update_id, kind: dict(payload)}
+        self._updates.append(_QueuedUpdate(update_id, kind, update))
+        self._last_injection_tick = self._tick
+        self._updates_signal.notify()
+        self._touch()
+        return update_id
+
+    def _touch(self) -> None:
+        self._last_activity = time.monotonic()
+        self._changed.notify()
+
+    # ------------------------------------------------------------------ history and events
+
+    def _store(self, message: ChatMessage) -> None:
+        self._history.setdefault(message.chat_id, []).append(message)
+        self._by_key[(message.chat_id, message.message_id)] = message
+
+    def _event(self, message: ChatMessage, kind: BotEventKind) -> None:
+        tick = self._next_tick()
+        snapshot = replace(message, poll=copy.deepcopy(message.poll) if message.poll else None)
+        event = BotEvent(tick, message.chat_id, kind, snapshot)
+        self._events.append(event)
+        self._event_ticks.append(tick)
+        ticks, events = self._chat_events.setdefault(message.chat_id, ([], []))
+        ticks.append(tick)
+        events.append(event)
+
+    def _new_bot_message(self, chat_id: int, **fields: Any) -> ChatMessage:
+        message = ChatMessage(message_id=self._next_tick(), chat_id=chat_id, from_bot=True, date=int(time.time()), **fields)
+        self._store(message)
+        self._event(message, "sent")
+        return message
+
+    # ------------------------------------------------------------------ Telegram objects
+
+    def _bot_user(self) -> User:
+        return User(id=self.bot_id, first_name=self.bot_name, is_bot=True, username=self.bot_username)
+
+    def _chat(self, chat_id: int) -> Chat:
+        group = self._groups.get(chat_id)
+        if group is not None:
+            return group
+        user = self._users.get(chat_id)
+        if user is None:
+            return Chat(id=chat_id, type="private", first_name="User")
+        return Chat(
+            id=chat_id, type="private", first_name=user.first_name, last_name=user.last_name, username=user.username
+        )
+
+    def _message_obj(self, message: ChatMessage, *, nested: bool = False) -> Message:
+        """The Bot API Message for a stored message, built with python-telegram-bot's class."""
+        sender = self._bot_user() if message.from_bot else self._users.get(message.from_user_id or 0)
+        entities = tuple(_entity(e) for e in message.entities)
+        fields: dict[str, Any] = {}
+        stored = self._files.get(message.file_id or "")
+        if message.kind == "text":
+            fields.update(text=message.plain_text, entities=entities)
+        elif message.kind == "poll" and message.poll is not None:
+            fields["poll"] = Poll.de_json(copy.deepcopy(message.poll), None)
+        elif message.kind == "location" and message.location is not None:
+            latitude, longitude = message.location
+            fields["location"] = Location(longitude=longitude, latitude=latitude)
+        elif message.kind == "sticker" and stored is not None:
+            fields["sticker"] = Sticker(
+                file_id=stored.file_id, file_unique_id=stored.unique_id, width=512, height=512,
+                is_animated=False, is_video=False, type="regular", emoji=message.text or None,
+            )
+        elif stored is not None:
+            if message.kind == "photo":
+                fields["photo"] = (
+                    PhotoSize(stored.file_id, stored.unique_id, 1280, 720, file_size=len(stored.content)),
+                )
+            else:
+                fields["document"] = Document(
+                    stored.file_id, stored.unique_id, file_name=stored.name, mime_type=stored.mime_type,
+                    file_size=len(stored.content),
+                )
+            if message.plain_text:
+                fields.update(caption=message.plain_text, caption_entities=entities)
+        markup = message.reply_markup
+        if markup and "inline_keyboard" in markup:
+            fields["reply_markup"] = InlineKeyboardMarkup.de_json(copy.deepcopy(markup), None)
+        if message.reply_to_message_id and not nested:
+            replied = self._by_key.get((message.chat_id, message.reply_to_message_id))
+            if replied is not None:
+                fields["reply_to_message"] = self._message_obj(replied, nested=True)
+        if message.forward_from_user_id is not None:
+            origin = self._bot_user() if message.forward_from_user_id == self.bot_id else self._users.get(
+                message.forward_from_user_id
+            )
+            if origin is not None:
+                fields["forward_origin"] = MessageOriginUser(date=_timestamp(message.date), sender_user=origin)
+        return Message(
+            message_id=message.message_id,
+            date=_timestamp(message.date),
+            chat=self._chat(message.chat_id),
+            from_user=sender,
+            edit_date=_timestamp(int(time.time())) if message.edited else None,
+            media_group_id=message.media_group_id,
+            **fields,
+        )
+
+    def _message_dict(self, message: ChatMessage) -> dict[str, Any]:
+        return self._message_obj(message).to_dict()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _unauthorized(self) -> web.Response:
+        return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+
+    async def _serve_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
-            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
-        path = request.match_info["path"]
-        stored = next((f for f in self._files.values() if f"files/{f.file_id}" == path), None)
+            return self._unauthorized()
+        stored = self._files_by_path.get(request.match_info["path"])
         if stored is None:
-            return web.Response(status=404, text="Not Found")
-        return web.Response(body=stored.content)
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        return web.Response(body=stored.content, content_type=stored.mime_type or "application/octet-stream")
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if request.match_info["token"] != self.token:
-            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
-        method = request.match_info["method"]
-        params, uploads = await self._read_params(request)
-        record = RecordedRequest(method, params)
+        requested = request.match_info["method"]
+        entry = self._methods.get(requested.lower())
+        method = entry[0] if entry is not None else requested
+        record = RecordedRequest(method, {})
         try:
-            handler = getattr(self, f"_m_{method.lower()}", None)
-            if handler is None:
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            params, uploads = await self._read_params(request, method.lower())
+            record.params = {**params, **{k: {"upload": u.filename, "size": len(u.content)} for k, u in uploads.items()}}
+            if entry is None:
                 raise ApiError(404, "Not Found")
             self._check_schema(method, params, uploads)
-            self._apply_faults(method, record)
-            result = await handler(params, uploads)
+            self._apply_faults(method)
+            self._apply_rate_limit(method, params)
+            result = entry[1](_Call(method, params, uploads))
+            if isinstance(result, Awaitable):
+                result = await result
         except ApiError as exc:
-            record.ok, record.error_code, record.description = False, exc.code, exc.description
-            # A blocked user and "not modified" are Telegram's normal answers, not bot bugs.
-            record.expected = record.expected or exc.code == 403 or "not modified" in exc.description
+            record.ok, record.error, record.error_code, record.expected = False, exc.description, exc.code, exc.expected
+            self._record(record)
             body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
             if exc.retry_after is not None:
                 body["parameters"] = {"retry_after": exc.retry_after}
-            self._record(record)
             return web.json_response(body, status=exc.code)
-        self._record(record)
+        except _NetworkFault:
+            record.ok, record.error, record.error_code, record.expected = False, "connection dropped", 0, True
+            self._record(record)
+            if request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=500)
+        except Exception as exc:  # an emulator bug must fail the test, not hang it
+            logger.exception("emulator failed on %s", method)
+            record.ok, record.error, record.error_code = False, f"Internal Server Error: {exc!r}", 500
+            self._record(record)
+            return web.json_response({"ok": False, "error_code": 500, "description": record.error}, status=500)
+        self._record(record, delivered=result if method == "getUpdates" else None)
         return web.json_response({"ok": True, "result": result})
 
-    def _record(self, record: RecordedRequest) -> None:
-        if record.method.lower() != "getupdates" or not record.ok:
-            self.requests.append(record)
-        self._notify()
+    def _record(self, record: RecordedRequest, *, delivered: Any = None) -> None:
+        record.tick = self._tick
+        self.requests.append(record)
+        # An empty long poll is the bot idling, not activity.
+        if record.method != "getUpdates" or delivered or not record.ok:
+            self._last_activity = time.monotonic()
+        self._changed.notify()
 
-    def _notify(self) -> None:
-        async def wake() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        try:
-            asyncio.get_running_loop().create_task(wake())
-        except RuntimeError:  # no loop (a synchronous caller): nobody can be waiting
-            pass
-
-    async def _read_params(self, request: web.Request) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
+    async def _read_params(self, request: web.Request, method: str) -> tuple[dict[str, Any], dict[str, _Upload]]:
         raw: dict[str, Any] = dict(request.query)
-        uploads: dict[str, tuple[str, bytes]] = {}
-        if request.content_type == "application/json":
-            body = await request.json() if request.can_read_body else {}
-            return {**raw, **body}, uploads
-        if request.content_type.startswith("multipart/"):
-            reader = await request.multipart()
-            async for part in reader:
-                if part.name is None:
-                    continue
-                if part.filename is not None:  # type: ignore[union-attr]
-                    uploads[part.name] = (part.filename, await part.read())  # type: ignore[union-attr]
-                else:
-                    raw[part.name] = await part.text()  # type: ignore[union-attr]
-        elif request.can_read_body:
-            raw.update(await request.post())
-        return {key: self._decode(key, value) for key, value in raw.items()}, uploads
+        uploads: dict[str, _Upload] = {}
+        if request.body_exists:
+            content_type = request.content_type
+            if content_type == "application/json":
+                try:
+                    body = json.loads(await request.text() or "{}")
+                except ValueError:
+                    raise ApiError(400, "Bad Request: can't parse JSON request body") from None
+                if not isinstance(body, dict):
+                    raise ApiError(400, "Bad Request: request body must be a JSON object")
+                raw.update(body)
+            elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                form = await request.post()
+                for key, value in form.items():
+                    if isinstance(value, web.FileField):
+                        uploads[key] = _Upload(value.filename, value.file.read(), value.content_type)
+                    else:
+                        raw[key] = value
+        return {key: self._decode(method, key, value) for key, value in raw.items()}, uploads
 
-    @staticmethod
-    def _decode(key: str, value: Any) -> Any:
-        if not isinstance(value, str) or key in _STRING_PARAMS:
+    def _decode(self, method: str, key: str, value: Any) -> Any:
+        """Turn a form value back into the JSON value python-telegram-bot encoded."""
+        if not isinstance(value, str):
             return value
-        if value[:1] in "[{" or value in ("true", "false", "null") or re.fullmatch(r"-?\d+(\.\d+)?", value):
+        fields = self._schema.get(method) if self._schema is not None else None
+        spec = fields.get(key) if fields is not None else None
+        if spec is not None:
+            if not set(spec.types) - {"String", "InputFile"}:
+                return value
+        elif key in _STRING_PARAMS:
+            return value
+        if value in ("true", "false", "True", "False"):
+            return value.lower() == "true"
+        if value[:1] in "[{" or _JSON_NUMBER.fullmatch(value):
             try:
                 return json.loads(value)
             except ValueError:
                 return value
         return value
 
+    # ------------------------------------------------------------------ the official schema
+
     @staticmethod
-    def _load_schema(path: Path) -> dict[str, dict[str, bool]]:
+    def _load_schema(path: Path) -> dict[str, dict[str, _Field]]:
         data = json.loads(path.read_text(encoding="utf-8"))
         return {
-            name.lower(): {f["name"]: bool(f.get("required")) for f in method.get("fields", [])}
+            name.lower(): {
+                f["name"]: _Field(tuple(f.get("types", ())), bool(f.get("required"))) for f in method.get("fields", [])
+            }
             for name, method in data["methods"].items()
         }
 
-    def _check_schema(self, method: str, params: dict[str, Any], uploads: dict[str, Any]) -> None:
+    def _check_schema(self, method: str, params: dict[str, Any], uploads: dict[str, _Upload]) -> None:
         if self._schema is None:
             return
         fields = self._schema.get(method.lower())
         if fields is None:
             raise ApiError(404, "Not Found")
-        given = set(params) | set(uploads)
+        attached = {m.group(1) for m in re.finditer(r"attach://([\w.-]+)", json.dumps(params, default=str))}
+        given = set(params) | (set(uploads) - attached)
         unknown = sorted(given - set(fields))
         if unknown:
-            raise ApiError(400, f"Bad Request: unknown parameter {unknown[0]}")
-        missing = sorted(name for name, required in fields.items() if required and name not in given)
+            raise ApiError(400, f'Bad Request: unknown parameter "{unknown[0]}" for method {method}')
+        missing = sorted(name for name, spec in fields.items() if spec.required and name not in given)
         if missing:
-            raise ApiError(400, f"Bad Request: parameter {missing[0]} is required")
-
-    def _apply_faults(self, method: str, record: RecordedRequest) -> None:
-        fault = self._faults.get(method.lower())
-        if fault is not None and fault.remaining > 0:
-            fault.remaining -= 1
-            record.expected = True
-            code = fault.error_code
-            description = fault.description or (
-                f"Too Many Requests: retry after {fault.retry_after}" if code == 429 else "Internal Server Error"
-            )
-            raise ApiError(code, description, fault.retry_after if code == 429 else None)
-        if self._rate_limit is not None and method.lower() in SEND_METHODS:
-            now = time.monotonic()
-            while self._recent_sends and now - self._recent_sends[0] >= 1.0:
-                self._recent_sends.popleft()
-            if len(self._recent_sends) >= self._rate_limit:
-                self.rate_limited_count += 1
-                record.expected = True
-                raise ApiError(429, "Too Many Requests: retry after 1", 1)
-            self._recent_sends.append(now)
-
-    # ----------------------------------------------------------------- helpers for methods
-
-    def _bot_user(self) -> dict[str, Any]:
-        return {"id": self.bot_id, "is_bot": True, "first_name": "Forum Anak Bot", "username": self.bot_username}
-
-    def _next_message_id(self, chat_id: int) -> int:
-        counter = self._message_ids.setdefault(chat_id, itertools.count(1))
-        return next(counter)
-
-    def _store(self, message: ChatMessage) -> None:
-        self._messages.setdefault(message.chat_id, []).append(message)
-        self._by_id[(message.chat_id, message.message_id)] = message
-
-    def _event(self, message: ChatMessage) -> None:
-        self._seq += 1
-        self._events.append(_Event(self._seq, message.chat_id, message))
-
-    def _target_chat(self, params: dict[str, Any]) -> dict[str, Any]:
-        chat_id = params.get("chat_id")
-        if not isinstance(chat_id, int):
-            raise ApiError(400, "Bad Request: chat not found")
-        if chat_id in self._state.groups:
-            return self._state.groups[chat_id]
-        if chat_id not in self._state.users:
-            raise ApiError(400, "Bad Request: chat not found")
-        if chat_id in self._state.blocked:
-            raise ApiError(403, "Forbidden: bot was blocked by the user")
-        user = self._state.users[chat_id]
-        return {"id": chat_id, "type": "private", "first_name": user["first_name"]}
+            raise ApiError(400, f'Bad Request: parameter "{missing[0]}" is required')
+        for name, value in params.items():
+            spec = fields[name]
+            if not self._type_matches(value, spec.types):
+                raise ApiError(400, f'Bad Request: parameter "{name}" must be {" or ".join(spec.types)}')
 
     @staticmethod
-    def _visible_text(text: Any, parse_mode: Any, *, limit: int, what: str) -> str:
-        if not isinstance(text, str) or not text.strip():
+    def _type_matches(value: Any, types: Iterable[str]) -> bool:
+        for kind in types:
+            if kind == "Integer" and isinstance(value, int) and not isinstance(value, bool):
+                return True
+            if kind == "Float" and isinstance(value, int | float) and not isinstance(value, bool):
+                return True
+            if kind == "Boolean" and isinstance(value, bool):
+                return True
+            if kind in ("String", "InputFile") and isinstance(value, str):
+                return True
+            if kind.startswith("Array of") and isinstance(value, list):
+                return True
+            if kind not in ("Integer", "Float", "Boolean", "String", "InputFile") and isinstance(value, dict):
+                return True
+        return False
+
+    # ------------------------------------------------------------------ faults and flood limits
+
+    def _apply_faults(self, method: str) -> None:
+        queue = self._faults.get(method.lower())
+        if not queue:
+            return
+        fault = queue[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            queue.popleft()
+        if fault.network:
+            raise _NetworkFault
+        code = fault.error_code
+        retry_after = fault.retry_after if code == 429 else None
+        default = {
+            429: f"Too Many Requests: retry after {retry_after}",
+            400: "Bad Request: injected failure",
+            403: BLOCKED,
+            500: "Internal Server Error",
+            502: "Bad Gateway",
+        }.get(code, f"Error {code}")
+        raise ApiError(code, fault.description or default, retry_after=retry_after, expected=True)
+
+    def _apply_rate_limit(self, method: str, params: Mapping[str, Any]) -> None:
+        # Paid broadcasts are exempt from the broadcast limit, as in Telegram.
+        if self._rate_limit is None or method not in SEND_METHODS or params.get("allow_paid_broadcast") is True:
+            return
+        now = time.monotonic()
+        while self._recent_sends and now - self._recent_sends[0] >= 1.0:
+            self._recent_sends.popleft()
+        if len(self._recent_sends) >= self._rate_limit:
+            self.rate_limited_count += 1
+            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1, expected=True)
+        self._recent_sends.append(now)
+
+    # ------------------------------------------------------------------ validation helpers
+
+    def _resolve_chat(self, params: Mapping[str, Any], key: str = "chat_id", *, writing: bool = True) -> int:
+        value = params.get(key)
+        if value is None or value == "" or isinstance(value, bool):
+            raise ApiError(400, f"Bad Request: {key} is empty")
+        if isinstance(value, str):
+            if value.startswith("@"):
+                found = next((c.id for c in self._groups.values() if c.username and f"@{c.username}" == value), None)
+                if found is None:
+                    raise ApiError(400, CHAT_NOT_FOUND)
+                value = found
+            elif re.fullmatch(r"-?\d+", value):
+                value = int(value)
+        if not isinstance(value, int):
+            raise ApiError(400, CHAT_NOT_FOUND)
+        if value in self._groups:
+            return value
+        if value not in self._users:
+            raise ApiError(400, CHAT_NOT_FOUND)
+        if writing and value in self._blocked:
+            raise ApiError(403, BLOCKED, expected=True)
+        return value
+
+    def _formatted(self, text: Any, parse_mode: Any, entities: Any, *, caption: bool) -> FormattedText:
+        """Parse a text or caption like Telegram and check its length."""
+        what = "message caption" if caption else "message text"
+        if text is None or text == "":
+            if caption:
+                return FormattedText("")
             raise ApiError(400, f"Bad Request: {what} is empty")
-        plain = text
-        if isinstance(parse_mode, str) and parse_mode.upper() == "HTML":
+        if not isinstance(text, str):
+            raise ApiError(400, f"Bad Request: {what} must be a string")
+        mode = parse_mode.lower() if isinstance(parse_mode, str) else ""
+        if mode == "html":
             try:
-                plain = parse_telegram_html(text)
+                formatted = parse_telegram_html_entities(text)
             except TelegramHtmlError as exc:
-                raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
-        if not plain.strip():
+                raise ApiError(400, f"Bad Request: can't parse entities: {exc.reason}") from None
+        elif mode in ("", "markdown", "markdownv2"):
+            # Markdown is not parsed; its visible length is approximated by the raw text.
+            if entities is not None and not (
+                isinstance(entities, list) and all(isinstance(e, dict) and {"type", "offset", "length"} <= e.keys() for e in entities)
+            ):
+                raise ApiError(400, "Bad Request: can't parse entities JSON object")
+            formatted = FormattedText(text, list(entities or []))
+        else:
+            raise ApiError(400, f"Bad Request: unsupported parse_mode {parse_mode}")
+        formatted = trim_formatted(formatted)
+        if not formatted.text and not caption:
             raise ApiError(400, f"Bad Request: {what} is empty")
-        if len(plain) > limit:
-            raise ApiError(400, "Bad Request: message is too long" if what == "message text" else
-                           "Bad Request: message caption is too long")
-        return plain
+        if caption and len(formatted.text) > CAPTION_LIMIT:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        if not caption and len(formatted.text) > TEXT_LIMIT:
+            raise ApiError(400, "Bad Request: message is too long")
+        return formatted
 
-    @staticmethod
-    def _check_markup(markup: Any) -> dict[str, Any] | None:
+    def _check_markup(self, markup: Any, *, inline_only: bool = False) -> dict[str, Any] | None:
+        """Check a reply_markup like Telegram; return it normalised (None for no keyboard)."""
         if markup is None:
             return None
+        if isinstance(markup, str):
+            try:
+                markup = json.loads(markup)
+            except ValueError:
+                markup = None
         if not isinstance(markup, dict):
             raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
-        for row in markup.get("inline_keyboard", []):
-            for button in row:
-                if not str(button.get("text", "")).strip():
-                    raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
-                kinds = [k for k in ("callback_data", "url", "switch_inline_query", "web_app", "copy_text") if k in button]
-                if len(kinds) != 1:
-                    raise ApiError(400, "Bad Request: can't parse inline keyboard button")
-                data = button.get("callback_data")
-                if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
-                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-        return markup
+        if "inline_keyboard" in markup:
+            rows = markup["inline_keyboard"]
+            if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+                raise ApiError(400, "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays")
+            buttons = [button for row in rows for button in row]
+            if len(buttons) > INLINE_BUTTONS_LIMIT:
+                raise ApiError(400, "Bad Request: reply markup is too long")
+            for button in buttons:
+                self._check_inline_button(button)
+            rows = [row for row in rows if row]
+            return {"inline_keyboard": rows} if rows else None
+        if inline_only:
+            raise ApiError(400, "Bad Request: inline keyboard expected")
+        if "keyboard" in markup:
+            rows = markup["keyboard"]
+            if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+                raise ApiError(400, "Bad Request: field \"keyboard\" of the ReplyKeyboardMarkup should be an Array of Arrays")
+            for row in rows:
+                for button in row:
+                    label = button if isinstance(button, str) else button.get("text") if isinstance(button, dict) else None
+                    if not isinstance(label, str) or not label.strip():
+                        raise ApiError(400, "Bad Request: can't parse keyboard button: Text must be non-empty")
+            return markup
+        if markup.get("remove_keyboard") is True or markup.get("force_reply") is True:
+            return markup
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
 
-    def _message_dict(self, message: ChatMessage) -> dict[str, Any]:
-        chat = (self._state.groups.get(message.chat_id)
-                or {"id": message.chat_id, "type": "private",
-                    "first_name": self._state.users.get(message.chat_id, {}).get("first_name", "User")})
-        sender = self._bot_user() if message.from_bot else self._state.users.get(message.from_user_id or 0)
-        data: dict[str, Any] = {"message_id": message.message_id, "date": message.date, "chat": chat}
-        if sender:
-            data["from"] = sender
-        if message.kind == "text":
-            data["text"] = message.text or "."
-        elif message.kind == "document" and message.file_id:
-            stored = self._files[message.file_id]
-            data["document"] = {"file_id": stored.file_id, "file_unique_id": stored.unique_id,
-                                "file_name": stored.name, "file_size": len(stored.content)}
-            if message.text:
-                data["caption"] = message.text
-        elif message.kind == "photo" and message.file_id:
-            stored = self._files[message.file_id]
-            data["photo"] = [{"file_id": stored.file_id, "file_unique_id": stored.unique_id,
-                              "width": 640, "height": 480}]
-            if message.text:
-                data["caption"] = message.text
-        elif message.kind == "poll" and message.poll:
-            data["poll"] = message.poll
-        else:
-            data["text"] = message.text or "."
-        if message.reply_markup:
-            data["reply_markup"] = message.reply_markup
-        if message.edited:
-            data["edit_date"] = int(time.time())
-        return data
+    @staticmethod
+    def _check_inline_button(button: Any) -> None:
+        if not isinstance(button, dict):
+            raise ApiError(400, "Bad Request: can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+        text = button.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "Bad Request: can't parse inline keyboard button: Text must be non-empty")
+        actions = [key for key in _BUTTON_ACTIONS if key in button]
+        if not actions:
+            raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
+        if len(actions) > 1:
+            raise ApiError(
+                400, f"Bad Request: can't parse inline keyboard button: exactly one of {', '.join(actions)} must be used"
+            )
+        if "callback_data" in button:
+            data = button["callback_data"]
+            if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= CALLBACK_DATA_LIMIT:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        if "url" in button and not (isinstance(button["url"], str) and _BUTTON_URL.fullmatch(button["url"])):
+            raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
 
-    def _store_file(self, content: bytes, name: str) -> _StoredFile:
-        number = next(self._file_ids)
-        stored = _StoredFile(f"file-{number}", f"u{number}", content, name)
-        if self.files_dir is not None:
-            self.files_dir.mkdir(parents=True, exist_ok=True)
-            safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(name).name) or "file"
-            path = self.files_dir / f"{number:04d}-{safe}"
-            path.write_bytes(content)
-            stored.path = path
-            self.saved_files.append(path)
-        self._files[stored.file_id] = stored
-        return stored
-
-    def _input_file(self, params: dict[str, Any], uploads: dict[str, tuple[str, bytes]], key: str) -> _StoredFile:
-        value = params.get(key)
-        if key in uploads:
-            name, content = uploads[key]
-            return self._store_file(content, name)
-        if isinstance(value, str) and value.startswith("attach://") and value[9:] in uploads:
-            name, content = uploads[value[9:]]
-            return self._store_file(content, name)
-        if isinstance(value, str) and value in self._files:
-            return self._files[value]
-        raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-
-    def _send(self, chat: dict[str, Any], **fields: Any) -> dict[str, Any]:
-        message = ChatMessage(self._next_message_id(chat["id"]), chat["id"], True, int(time.time()), **fields)
-        self._store(message)
-        self._event(message)
-        return self._message_dict(message)
-
-    def _existing(self, params: dict[str, Any]) -> ChatMessage:
-        chat_id, message_id = params.get("chat_id"), params.get("message_id")
-        message = self._by_id.get((chat_id, message_id)) if isinstance(chat_id, int) else None
-        if message is None or message.deleted or not message.from_bot:
+    def _bot_message(self, params: Mapping[str, Any], *, writing: bool = True) -> ChatMessage:
+        """The message an edit, delete or stopPoll is about."""
+        if params.get("inline_message_id") is not None:
+            raise ApiError(400, "Bad Request: MESSAGE_ID_INVALID")
+        chat_id = self._resolve_chat(params, writing=writing)
+        message_id = params.get("message_id")
+        message = self._by_key.get((chat_id, message_id)) if isinstance(message_id, int) else None
+        if message is None or message.deleted:
             raise ApiError(400, "Bad Request: message to edit not found")
+        if not message.from_bot:
+            raise ApiError(400, "Bad Request: message can't be edited")
         return message
 
-    # ----------------------------------------------------------------- methods
+    def _reply_to(self, params: Mapping[str, Any], chat_id: int) -> int | None:
+        reply = params.get("reply_parameters")
+        if not isinstance(reply, dict):
+            return None
+        message_id = reply.get("message_id")
+        target = reply.get("chat_id", chat_id)
+        if (target, message_id) not in self._by_key:
+            if reply.get("allow_sending_without_reply"):
+                return None
+            raise ApiError(400, "Bad Request: message to be replied not found")
+        return int(message_id)
 
-    async def _m_getme(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        return {**self._bot_user(), "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "can_connect_to_business": False, "has_main_web_app": False}
+    # ------------------------------------------------------------------ files
 
-    async def _m_getupdates(self, params: dict[str, Any], uploads: Any) -> list[dict[str, Any]]:
+    def _store_file(
+        self, content: bytes, name: str, kind: str, mime_type: str | None = None, *, save: bool
+    ) -> _StoredFile:
+        number = next(self._file_numbers)
+        safe = _safe_filename(name, f"file{_DEFAULT_SUFFIX[kind]}")
+        suffix = Path(safe).suffix.lower() or _DEFAULT_SUFFIX[kind]
+        guessed = mimetypes.guess_type(safe)[0]
+        stored = _StoredFile(
+            file_id=f"{_FILE_ID_PREFIX[kind]}{number:08d}",
+            unique_id=f"AQAD{number:06d}",
+            kind=kind,
+            name=name,
+            mime_type=mime_type if mime_type and mime_type != "application/octet-stream" else guessed or mime_type,
+            content=content,
+            file_path=f"{kind}s/file_{number}{suffix}",
+        )
+        if save and self.files_dir is not None:
+            stored.saved_path = self._save_to_disk(safe, content)
+        self._files[stored.file_id] = stored
+        self._files_by_path[stored.file_path] = stored
+        return stored
+
+    def _save_to_disk(self, safe_name: str, content: bytes) -> Path:
+        assert self.files_dir is not None
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        stem, suffix = Path(safe_name).stem, Path(safe_name).suffix
+        path, number = self.files_dir / safe_name, 2
+        while path.exists():  # never overwrite: earlier runs and earlier sends stay readable
+            path = self.files_dir / f"{stem}-{number}{suffix}"
+            number += 1
+        path.write_bytes(content)
+        self.saved_files.append(path)
+        return path
+
+    def _input_file(self, value: Any, uploads: Mapping[str, _Upload], field_name: str, kind: str) -> _StoredFile:
+        upload: _Upload | None = None
+        if value is None and field_name in uploads:
+            upload = uploads[field_name]
+        elif isinstance(value, str) and value.startswith("attach://"):
+            upload = uploads.get(value.removeprefix("attach://"))
+            if upload is None:
+                raise ApiError(400, f"Bad Request: file {value} not found in the request")
+        elif isinstance(value, str) and value in self._files:
+            return self._files[value]
+        elif isinstance(value, str) and value.startswith(("http://", "https://")):
+            raise ApiError(400, "Bad Request: failed to get HTTP URL content (the emulator is offline)")
+        if upload is None:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if not upload.content:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        if len(upload.content) > UPLOAD_LIMIT:
+            raise ApiError(413, "Request Entity Too Large")
+        default = "photo.jpg" if kind == "photo" else "document"
+        return self._store_file(upload.content, upload.filename or default, kind, upload.content_type, save=True)
+
+    # ------------------------------------------------------------------ the methods
+
+    def _method_table(self) -> dict[str, tuple[str, Callable[[_Call], Any]]]:
+        methods: dict[str, Callable[[_Call], Any]] = {
+            "getMe": self._get_me,
+            "getUpdates": self._get_updates,
+            "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._get_webhook_info,
+            "logOut": lambda call: True,
+            "close": lambda call: True,
+            "sendMessage": self._send_message,
+            "editMessageText": self._edit_message_text,
+            "editMessageCaption": self._edit_message_caption,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
+            "deleteMessage": self._delete_message,
+            "answerCallbackQuery": self._answer_callback_query,
+            "sendDocument": self._send_document,
+            "sendPhoto": self._send_photo,
+            "sendPoll": self._send_poll,
+            "stopPoll": self._stop_poll,
+            "sendChatAction": self._send_chat_action,
+            "setMyCommands": self._set_my_commands,
+            "getMyCommands": self._get_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
+            "setChatMenuButton": self._set_chat_menu_button,
+            "getChatMenuButton": self._get_chat_menu_button,
+            "setMyDescription": self._setting("description", 512, "description"),
+            "getMyDescription": self._getting("description", "description"),
+            "setMyShortDescription": self._setting("short_description", 120, "short_description"),
+            "getMyShortDescription": self._getting("short_description", "short_description"),
+            "setMyName": self._setting("name", 64, "name"),
+            "getMyName": self._getting("name", "name"),
+            "getFile": self._get_file,
+            "copyMessage": self._copy_message,
+            "forwardMessage": self._forward_message,
+            "sendMediaGroup": self._send_media_group,
+            "getChat": self._get_chat,
+        }
+        return {name.lower(): (name, handler) for name, handler in methods.items()}
+
+    def _get_me(self, call: _Call) -> dict[str, Any]:
+        return User(
+            id=self.bot_id, first_name=self.bot_name, is_bot=True, username=self.bot_username,
+            can_join_groups=True, can_read_all_group_messages=not self.group_privacy,
+            supports_inline_queries=False, can_connect_to_business=False, has_main_web_app=False,
+        ).to_dict()
+
+    async def _get_updates(self, call: _Call) -> list[dict[str, Any]]:
+        params = call.params
+        if self._webhook_url:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
         offset = params.get("offset")
-        if isinstance(offset, int):
-            while self._updates and self._updates[0]["update_id"] < offset:
+        limit = min(max(int(params.get("limit") or 100), 1), 100)
+        timeout = max(float(params.get("timeout") or 0), 0.0)
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(allowed) or None
+        if isinstance(offset, int) and offset != 0:
+            self._confirm(offset)
+        # A newer getUpdates terminates an older one, like Telegram (only zombies overlap).
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._updates_signal.notify()
+        deadline = time.monotonic() + timeout
+        while True:
+            batch = self._deliverable(limit)
+            remaining = deadline - time.monotonic()
+            if batch or self._closing or remaining <= 0:
+                break
+            if generation != self._poll_generation:
+                raise ApiError(
+                    409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
+                    expected=True,
+                )
+            self._waiting_pollers += 1
+            self._changed.notify()
+            try:
+                await self._updates_signal.wait(remaining)
+            finally:
+                self._waiting_pollers -= 1
+        if batch:
+            self._last_delivered_update_id = max(self._last_delivered_update_id, batch[-1].update_id)
+        return [queued.payload for queued in batch]
+
+    def _confirm(self, offset: int) -> None:
+        if offset > 0:
+            while self._updates and self._updates[0].update_id < offset:
                 self._updates.popleft()
-        limit = int(params.get("limit") or 100)
-        timeout = float(params.get("timeout") or 0)
-        if not self._updates and timeout > 0 and not self._closing:
-            deadline = time.monotonic() + timeout
-            async with self._changed:
-                while not self._updates and not self._closing:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        await asyncio.wait_for(self._changed.wait(), remaining)
-                    except TimeoutError:
-                        break
-        return list(itertools.islice(self._updates, limit))
+        else:
+            while len(self._updates) > -offset:
+                self._updates.popleft()
 
-    async def _m_deletewebhook(self, params: dict[str, Any], uploads: Any) -> bool:
+    def _deliverable(self, limit: int) -> list[_QueuedUpdate]:
+        allowed = self._allowed_updates
+        batch: list[_QueuedUpdate] = []
+        for queued in self._updates:
+            wanted = queued.kind in allowed if allowed is not None else queued.kind not in _DEFAULT_EXCLUDED_UPDATES
+            if wanted:
+                batch.append(queued)
+                if len(batch) >= limit:
+                    break
+        return batch
+
+    def _delete_webhook(self, call: _Call) -> bool:
+        self._webhook_url = ""
+        if call.params.get("drop_pending_updates") is True:
+            self._updates.clear()
         return True
 
-    async def _m_setwebhook(self, params: dict[str, Any], uploads: Any) -> bool:
+    def _set_webhook(self, call: _Call) -> bool:
+        url = call.params.get("url")
+        if not isinstance(url, str):
+            raise ApiError(400, "Bad Request: url is empty")
+        if url and not url.startswith("https://"):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        self._webhook_url = url
+        if call.params.get("drop_pending_updates") is True:
+            self._updates.clear()
         return True
 
-    async def _m_getwebhookinfo(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+    def _get_webhook_info(self, call: _Call) -> dict[str, Any]:
+        return WebhookInfo(
+            url=self._webhook_url, has_custom_certificate=False, pending_update_count=len(self._updates)
+        ).to_dict()
 
-    async def _m_logout(self, params: dict[str, Any], uploads: Any) -> bool:
-        return True
-
-    async def _m_close(self, params: dict[str, Any], uploads: Any) -> bool:
-        return True
-
-    async def _m_sendmessage(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        self._visible_text(params.get("text"), params.get("parse_mode"), limit=TEXT_LIMIT, what="message text")
+    def _send_message(self, call: _Call) -> dict[str, Any]:
+        params = call.params
+        chat_id = self._resolve_chat(params)
+        formatted = self._formatted(params.get("text"), params.get("parse_mode"), params.get("entities"), caption=False)
         markup = self._check_markup(params.get("reply_markup"))
-        return self._send(chat, text=params["text"], reply_markup=markup)
-
-    async def _m_editmessagetext(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        message = self._existing(params)
-        self._visible_text(params.get("text"), params.get("parse_mode"), limit=TEXT_LIMIT, what="message text")
-        markup = self._check_markup(params.get("reply_markup"))
-        if message.text == params["text"] and message.reply_markup == markup:
-            raise ApiError(400, "Bad Request: message is not modified: specified new message content and "
-                                "reply markup are exactly the same as a current content and reply markup of the message")
-        message.text, message.reply_markup, message.edited = params["text"], markup, True
-        self._event(message)
+        reply_to = self._reply_to(params, chat_id)
+        message = self._new_bot_message(
+            chat_id, text=params["text"], parse_mode=params.get("parse_mode"), plain_text=formatted.text,
+            entities=formatted.entities, reply_markup=markup, reply_to_message_id=reply_to,
+        )
         return self._message_dict(message)
 
-    async def _m_editmessagereplymarkup(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        message = self._existing(params)
-        markup = self._check_markup(params.get("reply_markup"))
-        if message.reply_markup == markup:
-            raise ApiError(400, "Bad Request: message is not modified: specified new message content and "
-                                "reply markup are exactly the same as a current content and reply markup of the message")
-        message.reply_markup, message.edited = markup, True
-        self._event(message)
+    def _edit_message_text(self, call: _Call) -> dict[str, Any]:
+        params = call.params
+        message = self._bot_message(params)
+        if message.kind != "text":
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        formatted = self._formatted(params.get("text"), params.get("parse_mode"), params.get("entities"), caption=False)
+        markup = self._check_markup(params.get("reply_markup"), inline_only=True)
+        if (formatted.text, formatted.entities, markup) == (message.plain_text, message.entities, message.reply_markup):
+            raise ApiError(400, NOT_MODIFIED, expected=True)
+        message.text, message.parse_mode = params["text"], params.get("parse_mode")
+        message.plain_text, message.entities, message.reply_markup = formatted.text, formatted.entities, markup
+        return self._edited(message)
+
+    def _edit_message_caption(self, call: _Call) -> dict[str, Any]:
+        params = call.params
+        message = self._bot_message(params)
+        if message.kind not in ("photo", "document"):
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption = params.get("caption") or ""
+        formatted = self._formatted(caption, params.get("parse_mode"), params.get("caption_entities"), caption=True)
+        markup = self._check_markup(params.get("reply_markup"), inline_only=True)
+        if (formatted.text, formatted.entities, markup) == (message.plain_text, message.entities, message.reply_markup):
+            raise ApiError(400, NOT_MODIFIED, expected=True)
+        message.text, message.parse_mode = caption, params.get("parse_mode")
+        message.plain_text, message.entities, message.reply_markup = formatted.text, formatted.entities, markup
+        return self._edited(message)
+
+    def _edit_message_reply_markup(self, call: _Call) -> dict[str, Any]:
+        message = self._bot_message(call.params)
+        markup = self._check_markup(call.params.get("reply_markup"), inline_only=True)
+        if markup == message.reply_markup:
+            raise ApiError(400, NOT_MODIFIED, expected=True)
+        message.reply_markup = markup
+        return self._edited(message)
+
+    def _edited(self, message: ChatMessage) -> dict[str, Any]:
+        message.edited = True
+        message.edit_count += 1
+        self._event(message, "edited")
         return self._message_dict(message)
 
-    async def _m_deletemessage(self, params: dict[str, Any], uploads: Any) -> bool:
-        chat_id, message_id = params.get("chat_id"), params.get("message_id")
-        message = self._by_id.get((chat_id, message_id)) if isinstance(chat_id, int) else None
+    def _delete_message(self, call: _Call) -> bool:
+        chat_id = self._resolve_chat(call.params, writing=False)
+        message_id = call.params.get("message_id")
+        message = self._by_key.get((chat_id, message_id)) if isinstance(message_id, int) else None
         if message is None or message.deleted:
             raise ApiError(400, "Bad Request: message to delete not found")
         message.deleted = True
+        if message.from_bot:
+            self._event(message, "deleted")
         return True
 
-    async def _m_answercallbackquery(self, params: dict[str, Any], uploads: Any) -> bool:
-        query_id = str(params.get("callback_query_id"))
+    def _answer_callback_query(self, call: _Call) -> bool:
+        query_id = str(call.params.get("callback_query_id", ""))
         if query_id not in self._open_queries:
-            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
-        text = params.get("text")
-        if text is not None and len(str(text)) > 200:
+            raise ApiError(400, QUERY_TOO_OLD)
+        text = call.params.get("text")
+        if text is not None and len(str(text)) > CALLBACK_ANSWER_LIMIT:
             raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
-        self._open_queries.discard(query_id)
-        self.answered_callbacks[query_id] = {"text": text, "show_alert": bool(params.get("show_alert"))}
+        del self._open_queries[query_id]
+        self.answered_callbacks[query_id] = {
+            "text": text,
+            "show_alert": call.params.get("show_alert") is True,
+            "url": call.params.get("url"),
+        }
         return True
 
-    async def _m_senddocument(self, params: dict[str, Any], uploads: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
-        chat = self._target_chat(params)
+    def _send_media(self, call: _Call, kind: str) -> dict[str, Any]:
+        params = call.params
+        chat_id = self._resolve_chat(params)
         caption = params.get("caption")
-        if caption:
-            self._visible_text(caption, params.get("parse_mode"), limit=CAPTION_LIMIT, what="message caption")
-        stored = self._input_file(params, uploads, "document")
+        formatted = self._formatted(caption, params.get("parse_mode"), params.get("caption_entities"), caption=True)
         markup = self._check_markup(params.get("reply_markup"))
-        return self._send(chat, kind="document", text=caption or "", file_id=stored.file_id,
-                          document_name=stored.name, document_path=stored.path, reply_markup=markup)
+        stored = self._input_file(params.get(kind), call.uploads, kind, kind)
+        message = self._new_bot_message(
+            chat_id, kind=kind, text=caption or "", parse_mode=params.get("parse_mode"), plain_text=formatted.text,
+            entities=formatted.entities, reply_markup=markup, file_id=stored.file_id,
+            document_name=stored.name if kind == "document" else None, document_path=stored.saved_path,
+            reply_to_message_id=self._reply_to(params, chat_id),
+        )
+        return self._message_dict(message)
 
-    async def _m_sendphoto(self, params: dict[str, Any], uploads: dict[str, tuple[str, bytes]]) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        caption = params.get("caption")
-        if caption:
-            self._visible_text(caption, params.get("parse_mode"), limit=CAPTION_LIMIT, what="message caption")
-        stored = self._input_file(params, uploads, "photo")
-        markup = self._check_markup(params.get("reply_markup"))
-        return self._send(chat, kind="photo", text=caption or "", file_id=stored.file_id,
-                          document_path=stored.path, reply_markup=markup)
+    def _send_document(self, call: _Call) -> dict[str, Any]:
+        return self._send_media(call, "document")
 
-    async def _m_sendmediagroup(self, params: dict[str, Any], uploads: dict[str, tuple[str, bytes]]) -> list[dict[str, Any]]:
-        chat = self._target_chat(params)
+    def _send_photo(self, call: _Call) -> dict[str, Any]:
+        return self._send_media(call, "photo")
+
+    def _send_media_group(self, call: _Call) -> list[dict[str, Any]]:
+        params = call.params
+        chat_id = self._resolve_chat(params)
         media = params.get("media")
-        if not isinstance(media, list) or not 2 <= len(media) <= 10:
-            raise ApiError(400, "Bad Request: wrong number of media specified")
-        sent = []
+        if not isinstance(media, list) or not all(isinstance(item, dict) for item in media):
+            raise ApiError(400, "Bad Request: can't parse media JSON object")
+        if not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of media specified: must be between 2 and 10")
+        kinds = {item.get("type") for item in media}
+        if not kinds <= {"photo", "document"}:
+            raise ApiError(400, f"Bad Request: unsupported media type {sorted(str(k) for k in kinds)} in the emulator")
+        if "document" in kinds and len(kinds) > 1:
+            raise ApiError(400, "Bad Request: document can't be mixed with other media types")
+        prepared = []
         for item in media:
-            stored = self._input_file({"media": item.get("media")}, uploads, "media")
-            sent.append(self._send(chat, kind="photo", text=item.get("caption", ""), file_id=stored.file_id,
-                                   document_path=stored.path))
+            formatted = self._formatted(item.get("caption"), item.get("parse_mode"), item.get("caption_entities"), caption=True)
+            kind = str(item["type"])
+            prepared.append((item, kind, formatted, self._input_file(item.get("media"), call.uploads, "media", kind)))
+        group_id = str(next(self._media_groups))
+        sent = []
+        for item, kind, formatted, stored in prepared:
+            message = self._new_bot_message(
+                chat_id, kind=kind, text=item.get("caption") or "", parse_mode=item.get("parse_mode"),
+                plain_text=formatted.text, entities=formatted.entities, file_id=stored.file_id,
+                document_name=stored.name if kind == "document" else None, document_path=stored.saved_path,
+                media_group_id=group_id,
+            )
+            sent.append(self._message_dict(message))
         return sent
 
-    async def _m_sendpoll(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        question = str(params.get("question") or "")
-        options = params.get("options")
-        if not 1 <= len(question) <= 300:
+    def _send_poll(self, call: _Call) -> dict[str, Any]:
+        params = call.params
+        chat_id = self._resolve_chat(params)
+        question = params.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise ApiError(400, "Bad Request: poll question must be non-empty")
+        if len(question) > POLL_QUESTION_LIMIT:
             raise ApiError(400, "Bad Request: poll question length must not exceed 300")
-        if not isinstance(options, list) or not 2 <= len(options) <= 12:
-            raise ApiError(400, "Bad Request: poll must have 2-12 options")
-        texts = [o.get("text") if isinstance(o, dict) else str(o) for o in options]
-        if any(not t or len(t) > 100 for t in texts):
-            raise ApiError(400, "Bad Request: poll options length must not exceed 100")
-        poll_type = params.get("type", "regular")
-        # Bot API 9.6 replaced correct_option_id by correct_option_ids (one id for a quiz).
-        correct_ids = params.get("correct_option_ids")
-        if correct_ids is None and "correct_option_id" in params:
-            correct_ids = [params["correct_option_id"]]
-        if poll_type == "quiz" and not (
-            isinstance(correct_ids, list) and len(correct_ids) == 1
-            and isinstance(correct_ids[0], int) and 0 <= correct_ids[0] < len(texts)
-        ):
-            raise ApiError(400, "Bad Request: wrong correct option ID specified")
-        explanation = params.get("explanation")
-        if explanation is not None and len(str(explanation)) > 200:
-            raise ApiError(400, "Bad Request: explanation is too long")
-        poll = {"id": f"poll-{next(self._file_ids)}", "question": question,
-                "options": [{"persistent_id": str(i), "text": t, "voter_count": 0} for i, t in enumerate(texts)],
-                "total_voter_count": 0,
-                "is_closed": False, "is_anonymous": params.get("is_anonymous", True) is not False,
-                "type": poll_type, "allows_multiple_answers": False, "allows_revoting": False,
-                "members_only": False}
+        options = params.get("options")
+        if not isinstance(options, list):
+            raise ApiError(400, "Bad Request: can't parse options JSON object")
+        texts = [option.get("text") if isinstance(option, dict) else option for option in options]
+        if len(texts) < 2:
+            raise ApiError(400, "Bad Request: poll must have at least 2 option")
+        if len(texts) > 12:
+            raise ApiError(400, "Bad Request: poll can't have more than 12 options")
+        if any(not isinstance(text, str) or not text.strip() or len(text) > POLL_OPTION_LIMIT for text in texts):
+            raise ApiError(400, "Bad Request: poll options length must be 1-100 characters")
+        poll_type = params.get("type") or "regular"
+        if poll_type not in ("regular", "quiz"):
+            raise ApiError(400, "Bad Request: wrong poll type specified")
+        multiple = params.get("allows_multiple_answers") is True
+        correct = params.get("correct_option_ids")
+        if correct is None and params.get("correct_option_id") is not None:  # the pre-9.6 parameter
+            correct = [params["correct_option_id"]]
+        poll: dict[str, Any] = {
+            "id": str(next(self._poll_ids)),
+            "question": question,
+            "options": [
+                {"persistent_id": str(index), "text": text, "voter_count": 0} for index, text in enumerate(texts)
+            ],
+            "total_voter_count": 0,
+            "is_closed": params.get("is_closed") is True,
+            "is_anonymous": params.get("is_anonymous") is not False,
+            "type": poll_type,
+            "allows_multiple_answers": multiple,
+            "allows_revoting": params.get("allows_revoting", poll_type != "quiz") is True,
+            "members_only": params.get("members_only") is True,
+        }
         if poll_type == "quiz":
-            poll["correct_option_ids"] = correct_ids
-            if explanation:
-                poll["explanation"] = explanation
+            if (
+                not isinstance(correct, list)
+                or not correct
+                or (len(correct) > 1 and not multiple)
+                or any(not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(texts) for i in correct)
+            ):
+                raise ApiError(400, "Bad Request: wrong correct option ID specified")
+            poll["correct_option_ids"] = correct
+        elif correct is not None:
+            raise ApiError(400, "Bad Request: correct option ID can be specified only for quizzes")
+        explanation = params.get("explanation")
+        if explanation is not None:
+            if poll_type != "quiz":
+                raise ApiError(400, "Bad Request: explanation can be specified only for quizzes")
+            formatted = self._formatted(explanation, params.get("explanation_parse_mode"), None, caption=True)
+            if len(formatted.text) > POLL_EXPLANATION_LIMIT:
+                raise ApiError(400, "Bad Request: explanation length must not exceed 200")
+            if formatted.text:
+                poll["explanation"] = formatted.text
+        if isinstance(params.get("open_period"), int):
+            poll["open_period"] = params["open_period"]
         markup = self._check_markup(params.get("reply_markup"))
-        return self._send(chat, kind="poll", text=question, poll=poll, reply_markup=markup)
+        message = self._new_bot_message(
+            chat_id, kind="poll", text=question, plain_text=question, poll=poll, reply_markup=markup,
+            reply_to_message_id=self._reply_to(params, chat_id),
+        )
+        self._register_poll(message)
+        return self._message_dict(message)
 
-    async def _m_stoppoll(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        message = self._existing(params)
-        if not message.poll:
+    def _stop_poll(self, call: _Call) -> dict[str, Any]:
+        message = self._bot_message(call.params)
+        if message.poll is None:
             raise ApiError(400, "Bad Request: message with poll to stop not found")
+        if message.poll["is_closed"]:
+            raise ApiError(400, "Bad Request: poll has already been closed")
         message.poll["is_closed"] = True
-        return message.poll
+        if "reply_markup" in call.params:
+            message.reply_markup = self._check_markup(call.params.get("reply_markup"), inline_only=True)
+        self._edited(message)
+        self._enqueue("poll", Poll.de_json(copy.deepcopy(message.poll), None))
+        return Poll.de_json(copy.deepcopy(message.poll), None).to_dict()
 
-    async def _m_copymessage(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        source = self._by_id.get((params.get("from_chat_id"), params.get("message_id")))  # type: ignore[arg-type]
-        if source is None:
-            raise ApiError(400, "Bad Request: message to copy not found")
-        new = self._send(chat, kind=source.kind, text=params.get("caption", source.text), file_id=source.file_id,
-                         poll=source.poll)
-        return {"message_id": new["message_id"]}
-
-    async def _m_forwardmessage(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        source = self._by_id.get((params.get("from_chat_id"), params.get("message_id")))  # type: ignore[arg-type]
-        if source is None:
-            raise ApiError(400, "Bad Request: message to forward not found")
-        return self._send(chat, kind=source.kind, text=source.text, file_id=source.file_id, poll=source.poll)
-
-    async def _m_sendchataction(self, params: dict[str, Any], uploads: Any) -> bool:
-        self._target_chat(params)
+    def _send_chat_action(self, call: _Call) -> bool:
+        self._resolve_chat(call.params)
+        if call.params.get("action") not in _CHAT_ACTIONS:
+            raise ApiError(400, "Bad Request: wrong parameter action in request")
         return True
 
-    async def _m_setmycommands(self, params: dict[str, Any], uploads: Any) -> bool:
-        commands = params.get("commands")
-        if not isinstance(commands, list) or len(commands) > 100:
-            raise ApiError(400, "Bad Request: too many commands")
+    @staticmethod
+    def _commands_key(scope: Any, language_code: Any) -> tuple[str, str]:
+        scope = scope if isinstance(scope, dict) else {"type": "default"}
+        return json.dumps(scope, sort_keys=True), str(language_code or "")
+
+    def _set_my_commands(self, call: _Call) -> bool:
+        commands = call.params.get("commands")
+        if not isinstance(commands, list):
+            raise ApiError(400, "Bad Request: can't parse commands JSON object")
+        if len(commands) > 100:
+            raise ApiError(400, "Bad Request: too many commands specified")
         for command in commands:
-            if not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
+            if not isinstance(command, dict) or not re.fullmatch(r"[a-z0-9_]{1,32}", str(command.get("command", ""))):
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
-            if not 1 <= len(str(command.get("description", ""))) <= 256:
+            description = str(command.get("description", ""))
+            if not description.strip() or len(description) > 256:
                 raise ApiError(400, "Bad Request: command description must be 1-256 characters")
-        scope = params.get("scope") or {"type": "default"}
-        key = f"{json.dumps(scope, sort_keys=True)}|{params.get('language_code') or ''}"
-        self.commands[key] = commands
+        self.commands[self._commands_key(call.params.get("scope"), call.params.get("language_code"))] = [
+            BotCommand(str(c["command"]), str(c["description"])).to_dict() for c in commands
+        ]
         return True
 
-    async def _m_getmycommands(self, params: dict[str, Any], uploads: Any) -> list[dict[str, Any]]:
-        scope = params.get("scope") or {"type": "default"}
-        return self.commands.get(f"{json.dumps(scope, sort_keys=True)}|{params.get('language_code') or ''}", [])
+    def _get_my_commands(self, call: _Call) -> list[dict[str, Any]]:
+        return self.commands.get(self._commands_key(call.params.get("scope"), call.params.get("language_code")), [])
 
-    async def _m_deletemycommands(self, params: dict[str, Any], uploads: Any) -> bool:
-        scope = params.get("scope") or {"type": "default"}
-        self.commands.pop(f"{json.dumps(scope, sort_keys=True)}|{params.get('language_code') or ''}", None)
+    def _delete_my_commands(self, call: _Call) -> bool:
+        self.commands.pop(self._commands_key(call.params.get("scope"), call.params.get("language_code")), None)
         return True
 
-    async def _m_setchatmenubutton(self, params: dict[str, Any], uploads: Any) -> bool:
+    def _set_chat_menu_button(self, call: _Call) -> bool:
+        chat_id = call.params.get("chat_id")
+        if chat_id is not None:
+            self._resolve_chat(call.params, writing=False)
+        button = call.params.get("menu_button") or {"type": "default"}
+        if not isinstance(button, dict) or button.get("type") not in ("default", "commands", "web_app"):
+            raise ApiError(400, "Bad Request: can't parse menu button JSON object")
+        self.bot_settings[f"menu_button:{chat_id or ''}"] = button
         return True
 
-    async def _m_setmydescription(self, params: dict[str, Any], uploads: Any) -> bool:
-        return True
+    def _get_chat_menu_button(self, call: _Call) -> dict[str, Any]:
+        chat_id = call.params.get("chat_id")
+        return dict(self.bot_settings.get(f"menu_button:{chat_id or ''}", {"type": "commands"}))
 
-    async def _m_setmyshortdescription(self, params: dict[str, Any], uploads: Any) -> bool:
-        return True
+    def _setting(self, key: str, limit: int, param: str) -> Callable[[_Call], bool]:
+        def handler(call: _Call) -> bool:
+            value = call.params.get(param) or ""
+            if not isinstance(value, str) or len(value) > limit:
+                raise ApiError(400, f"Bad Request: {param} must be at most {limit} characters")
+            self.bot_settings[f"{key}:{call.params.get('language_code') or ''}"] = value
+            return True
 
-    async def _m_setmyname(self, params: dict[str, Any], uploads: Any) -> bool:
-        return True
+        return handler
 
-    async def _m_getfile(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        stored = self._files.get(str(params.get("file_id")))
+    def _getting(self, key: str, field_name: str) -> Callable[[_Call], dict[str, Any]]:
+        def handler(call: _Call) -> dict[str, Any]:
+            language = call.params.get("language_code") or ""
+            value = self.bot_settings.get(f"{key}:{language}", self.bot_settings.get(f"{key}:", ""))
+            if key == "name" and not value:
+                value = self.bot_name
+            return {field_name: value}
+
+        return handler
+
+    def _get_file(self, call: _Call) -> dict[str, Any]:
+        stored = self._files.get(str(call.params.get("file_id", "")))
         if stored is None:
             raise ApiError(400, "Bad Request: invalid file_id")
-        return {"file_id": stored.file_id, "file_unique_id": stored.unique_id,
-                "file_size": len(stored.content), "file_path": f"files/{stored.file_id}"}
+        if len(stored.content) > DOWNLOAD_LIMIT:
+            raise ApiError(400, "Bad Request: file is too big")
+        return File(stored.file_id, stored.unique_id, file_size=len(stored.content), file_path=stored.file_path).to_dict()
 
-    async def _m_getchat(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        chat = self._target_chat(params)
-        return {**chat, "accent_color_id": 0, "max_reaction_count": 11, "accepted_gift_types": {
-            "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-            "premium_subscription": False}}
+    def _source_message(self, params: Mapping[str, Any], action: str) -> ChatMessage:
+        from_chat = self._resolve_chat(params, "from_chat_id", writing=False)
+        message_id = params.get("message_id")
+        source = self._by_key.get((from_chat, message_id)) if isinstance(message_id, int) else None
+        if source is None or source.deleted:
+            raise ApiError(400, f"Bad Request: message to {action} not found")
+        return source
+
+    def _copy_message(self, call: _Call) -> dict[str, Any]:
+        params = call.params
+        chat_id = self._resolve_chat(params)
+        source = self._source_message(params, "copy")
+        text, parse_mode, formatted = source.text, source.parse_mode, FormattedText(source.plain_text, source.entities)
+        if "caption" in params and source.kind in ("photo", "document"):
+            text, parse_mode = params.get("caption") or "", params.get("parse_mode")
+            formatted = self._formatted(text, parse_mode, params.get("caption_entities"), caption=True)
+        markup = self._check_markup(params.get("reply_markup"))
+        message = self._new_bot_message(
+            chat_id, kind=source.kind, text=text, parse_mode=parse_mode, plain_text=formatted.text,
+            entities=formatted.entities, reply_markup=markup, file_id=source.file_id,
+            document_name=source.document_name, document_path=source.document_path,
+            location=source.location, poll=self._copied_poll(source),
+            reply_to_message_id=self._reply_to(params, chat_id),
+        )
+        self._register_poll(message)
+        return MessageId(message.message_id).to_dict()
+
+    def _forward_message(self, call: _Call) -> dict[str, Any]:
+        params = call.params
+        chat_id = self._resolve_chat(params)
+        source = self._source_message(params, "forward")
+        message = self._new_bot_message(
+            chat_id, kind=source.kind, text=source.text, parse_mode=source.parse_mode, plain_text=source.plain_text,
+            entities=source.entities, file_id=source.file_id, document_name=source.document_name,
+            document_path=source.document_path, location=source.location, poll=self._copied_poll(source),
+            forward_from_user_id=self.bot_id if source.from_bot else source.from_user_id,
+        )
+        self._register_poll(message)
+        return self._message_dict(message)
+
+    def _copied_poll(self, source: ChatMessage) -> dict[str, Any] | None:
+        """A copied or forwarded poll is a new poll with its own id and no votes."""
+        if source.poll is None:
+            return None
+        poll = copy.deepcopy(source.poll)
+        poll.update(id=str(next(self._poll_ids)), total_voter_count=0)
+        for option in poll["options"]:
+            option["voter_count"] = 0
+        return poll
+
+    def _register_poll(self, message: ChatMessage) -> None:
+        if message.poll is not None:
+            self._polls[str(message.poll["id"])] = message
+
+    def _get_chat(self, call: _Call) -> dict[str, Any]:
+        chat = self._chat(self._resolve_chat(call.params, writing=False))
+        return ChatFullInfo(
+            id=chat.id, type=chat.type, title=chat.title, username=chat.username, first_name=chat.first_name,
+            last_name=chat.last_name, accent_color_id=0, max_reaction_count=11,
+            accepted_gift_types=AcceptedGiftTypes(False, False, False, False, False),
+        ).to_dict()

@@ -1,0 +1,1 @@
+"""The sandbox: a loopback Bot API emulator, Telegram's HTML checker and the terminal chat."""
