@@ -54,7 +54,7 @@ class DeliveryEngine:
         send: SendFn,
         clock: Callable[[], datetime],
         rate: float,
-        batch_size: int = 100,
+        batch_size: int | None = None,
         open_route: RouteOpener | None = None,
         idle_seconds: float = 1.0,
     ) -> None:
@@ -66,12 +66,20 @@ class DeliveryEngine:
         # single messages a millisecond apart, so they leave in bursts of a tenth of a second.
         burst = int(rate // 10) if rate > 100 else 1
         self.limiter = AsyncLimiter(burst, burst / rate)
-        self.batch_size = batch_size
+        self.batch_size = batch_size or self.batch_for(rate)
         self.open_route = open_route
         self.idle_seconds = idle_seconds
         self._wake = asyncio.Event()
         self._pause_until = 0.0
         self._stopping = False
+
+    @staticmethod
+    def batch_for(rate: float) -> int:
+        """A tenth of a second's worth of messages (at least 20).
+
+        Outcomes are written per batch, so the batch bounds what a crash can send twice.
+        """
+        return max(20, int(rate // 10))
 
     def wake(self) -> None:
         """Look for work now (called after rows were enqueued)."""

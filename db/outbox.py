@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Delivery, User
 
 MAX_ATTEMPTS = 5
-DEFAULT_LEASE = timedelta(seconds=60)
+# Long enough for one batch to go out (a tenth of a second's worth at any rate), short enough
+# that a restarted sender takes over a crashed one's rows quickly.
+DEFAULT_LEASE = timedelta(seconds=30)
 
 
 class Status(enum.StrEnum):
@@ -209,6 +211,15 @@ async def counts(session: AsyncSession, *, kind: str, source_id: int | None = No
     if source_id is not None:
         query = query.where(table.c.source_id == source_id)
     return {status: int(n) for status, n in (await session.execute(query)).all()}
+
+
+async def unfinished(session: AsyncSession, *, kind: str) -> int:
+    """Count deliveries of a kind that are still pending or being sent."""
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    query = select(func.count()).where(
+        table.c.kind == kind, table.c.status.in_([Status.PENDING, Status.SENDING])
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def cancel_pending(session: AsyncSession, *, kind: str, source_id: int) -> int:
