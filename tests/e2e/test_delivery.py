@@ -58,3 +58,33 @@ async def test_unknown_chat_fails_with_its_reason(bot: BotHarness) -> None:
         assert await outbox.counts(session, kind="test") == {"failed": 1}
     for request in bot.emu.requests:  # provoked on purpose: not a bug of the bot
         request.expected = request.expected or request.params.get("chat_id") == 999999
+
+
+async def test_network_and_server_errors_are_retried_with_back_off(bot: BotHarness) -> None:
+    from datetime import timedelta
+
+    await bot.user(760)
+    bot.emu.fail_next("sendMessage", 1, network=True)
+    bot.emu.fail_next("sendMessage", 1, error_code=500, retry_after=None)
+    await enqueue_to(bot, [760])
+    await bot.deliver()
+    assert not [m for m in bot.emu.bot_messages(760) if "Pengumuman" in m.text]
+    for _ in range(2):  # each retry waits its back-off first
+        bot.clock.advance(timedelta(minutes=1))
+        await bot.deliver()
+    assert len([m for m in bot.emu.bot_messages(760) if "Pengumuman" in m.text]) == 1
+    async with bot.services.db() as session:
+        assert await outbox.counts(session, kind="test") == {"sent": 1}
+
+
+async def test_a_crashed_sender_is_taken_over_after_its_lease(bot: BotHarness) -> None:
+    from datetime import timedelta
+
+    await bot.user(770)
+    await enqueue_to(bot, [770])
+    async with bot.services.db() as session:  # a sender claims the row, then dies without sending
+        assert len(await outbox.claim_batch(session, now=bot.clock.now(), limit=10)) == 1
+    assert await bot.deliver() == 0
+    bot.clock.advance(outbox.DEFAULT_LEASE + timedelta(seconds=1))
+    assert await bot.deliver() == 1
+    assert len([m for m in bot.emu.bot_messages(770) if "Pengumuman" in m.text]) == 1
