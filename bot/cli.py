@@ -157,6 +157,40 @@ def content_check() -> None:
     )
 
 
+@cli.command("export")
+@click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (WITA).")
+@click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (WITA).")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--min-cell", type=click.IntRange(min=0), default=5, show_default=True,
+              help="Counts from 1 to N-1 print as <N; 0 prints exact counts.")
+def export(date_from: Any, date_to: Any, fmt: str, out: Path, min_cell: int) -> None:
+    """Export the participation indicators of a period (SPEC §8)."""
+    settings = _settings()
+    if date_to < date_from:
+        raise CliError("--to is before --from")
+    _upgrade(settings)
+
+    async def work() -> int:
+        from bot.exports import write_csv_async
+        from db.engine import make_engine, session_factory
+        from db.indicators import Period, compute
+
+        engine = make_engine(settings.DATABASE_URL)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await compute(session, period=Period(date_from.date(), date_to.date(), settings.tz))
+        finally:
+            await engine.dispose()
+        try:
+            return await write_csv_async(rows, out, min_cell=min_cell)
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror}") from None
+
+    count = _run(work)
+    click.echo(f"wrote {count} rows to {out}")
+
+
 @cli.group()
 def admin() -> None:
     """Roles and invites."""

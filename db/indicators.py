@@ -1,0 +1,195 @@
+"""Participation indicators for the KLA evaluation, computed by SQL aggregation (SPEC §8).
+
+Each indicator is one query over one table (joined to users for the dimensions), grouped by
+month (in WITA) and by a few grouping sets — the total, kecamatan, kecamatan × kelurahan, age
+band, gender and role — which stand in for ROLLUP (SQLite has none). A dimension that does not
+apply is empty; a total over a dimension is `ALL`. Nothing is loaded row by row into Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement, Select
+
+from db.models import ConsentStatus, Delivery, User
+
+ALL = "ALL"
+DIMENSIONS = ("kecamatan", "kelurahan", "age_band", "gender", "role", "category")
+HEADER = ("indicator", "period_start", "period_end", *DIMENSIONS, "value")
+# (dimensions grouped by; the others are ALL). Never kelurahan × age × gender together:
+# such cells would point at single children.
+GROUPING_SETS: tuple[tuple[str, ...], ...] = (
+    (),
+    ("kecamatan",),
+    ("kecamatan", "kelurahan"),
+    ("age_band",),
+    ("gender",),
+    ("role",),
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One figure of the long format."""
+
+    indicator: str
+    period_start: date
+    period_end: date
+    values: dict[str, str]  # dimension -> value, ALL, or "" when not applicable
+    value: float
+    is_count: bool = True
+
+    def as_csv(self) -> list[str]:
+        """The row in HEADER order (value formatted, no suppression)."""
+        value = str(int(self.value)) if self.is_count else f"{self.value:.2f}"
+        return [self.indicator, self.period_start.isoformat(), self.period_end.isoformat(),
+                *(self.values.get(d, "") for d in DIMENSIONS), value]
+
+
+@dataclass(frozen=True)
+class Period:
+    """Dates in WITA, both ends included, with their UTC bounds."""
+
+    start: date
+    end: date
+    tz: ZoneInfo
+
+    @property
+    def utc_start(self) -> datetime:
+        """The first instant of `start` in the zone, in UTC."""
+        return datetime.combine(self.start, time(0), self.tz).astimezone(UTC)
+
+    @property
+    def utc_end(self) -> datetime:
+        """The first instant after `end` in the zone, in UTC."""
+        return datetime.combine(self.end + timedelta(days=1), time(0), self.tz).astimezone(UTC)
+
+    def months(self) -> Iterator[Period]:
+        """The calendar months the period touches, clipped to it."""
+        first = self.start.replace(day=1)
+        while first <= self.end:
+            following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+            yield Period(max(first, self.start), min(following - timedelta(days=1), self.end), self.tz)
+            first = following
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """An indicator: code, plain definition, the KLA cluster it serves, how to count it."""
+
+    code: str
+    definition: str
+    cluster: str
+    group: str  # the XLSX sheet it belongs to
+    count: Callable[[], ColumnElement[Any]]
+    source: Callable[[Period], Select[Any]]
+    dimensions: tuple[str, ...] = ("kecamatan", "kelurahan", "age_band", "gender", "role")
+
+
+def _registered() -> ColumnElement[bool]:
+    return and_(
+        User.privacy_accepted_at.is_not(None),  # type: ignore[union-attr]
+        User.role.is_not(None),  # type: ignore[union-attr]
+        User.consent_status.in_([ConsentStatus.GIVEN, ConsentStatus.NOT_REQUIRED]),  # type: ignore[union-attr]
+    )
+
+
+def _between(column: Any, period: Period) -> ColumnElement[bool]:
+    return and_(column >= period.utc_start, column < period.utc_end)
+
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator(
+        "users_registered",
+        "Accounts created in the period that completed registration (children only with a "
+        "guardian's consent).",
+        "Kelembagaan / I Hak Sipil dan Kebebasan (indicator 6, participation)",
+        "participation",
+        lambda: func.count(User.id),
+        lambda p: select(User).where(_registered(), _between(User.created_at, p)),
+    ),
+    Indicator(
+        "users_active",
+        "Registered users whose last activity falls in the period (the bot keeps only the last "
+        "activity, rounded to the hour, so earlier months are counted by later activity).",
+        "Kelembagaan (indicator 6, participation)",
+        "participation",
+        lambda: func.count(User.id),
+        lambda p: select(User).where(_registered(), _between(User.last_seen_at, p)),
+    ),
+    Indicator(
+        "broadcast_delivered",
+        "Broadcast messages delivered to registered users in the period.",
+        "I Hak Sipil dan Kebebasan (information for children, indicator 5 ILA as supporting evidence)",
+        "broadcasts",
+        lambda: func.count(Delivery.id),
+        lambda p: select(Delivery).join(User, User.id == Delivery.user_id).where(
+            Delivery.kind == "broadcast", Delivery.status == "sent", _between(Delivery.sent_at, p)
+        ),
+    ),
+    Indicator(
+        "broadcast_failed",
+        "Broadcast messages that could not be delivered in the period (failed, or the user "
+        "blocked the bot).",
+        "I Hak Sipil dan Kebebasan (information for children, indicator 5 ILA as supporting evidence)",
+        "broadcasts",
+        lambda: func.count(Delivery.id),
+        lambda p: select(Delivery).join(User, User.id == Delivery.user_id).where(
+            Delivery.kind == "broadcast", Delivery.status.in_(["failed", "blocked"]),  # type: ignore[attr-defined]
+            _between(Delivery.created_at, p),
+        ),
+    ),
+)
+
+
+def _dimension_column(name: str) -> Any:
+    return getattr(User, name)
+
+
+async def compute(
+    session: AsyncSession, *, period: Period, indicators: Sequence[Indicator] = INDICATORS
+) -> list[Row]:
+    """Every indicator for the whole period and for each month in it, with ALL totals."""
+    months = list(period.months())
+    periods = [period, *months] if len(months) > 1 else [period]
+    rows: list[Row] = []
+    for indicator in indicators:
+        for part in periods:
+            rows += await _one(session, indicator, part)
+    return rows
+
+
+async def _one(session: AsyncSession, indicator: Indicator, period: Period) -> list[Row]:
+    rows = []
+    for grouping in GROUPING_SETS:
+        if any(d not in indicator.dimensions for d in grouping):
+            continue
+        columns = [_dimension_column(d).label(d) for d in grouping]
+        statement = indicator.source(period).with_only_columns(*columns, indicator.count().label("value"))
+        if columns:
+            statement = statement.group_by(*columns)
+        for record in (await session.execute(statement)).mappings():
+            values = {d: (ALL if d in indicator.dimensions else "") for d in DIMENSIONS}
+            for d in grouping:
+                values[d] = str(record[d]) if record[d] is not None else "-"
+            if not grouping or record["value"]:
+                rows.append(Row(indicator.code, period.start, period.end, values, float(record["value"] or 0)))
+    return rows
+
+
+def suppress_small_cells(rows: Sequence[Row], min_cell: int) -> list[list[str]]:
+    """CSV rows with counts between 1 and min_cell-1 printed as `<min_cell` (0 keeps all)."""
+    out = []
+    for row in rows:
+        cells = row.as_csv()
+        if min_cell > 0 and row.is_count and 0 < row.value < min_cell:
+            cells[-1] = f"<{min_cell}"
+        out.append(cells)
+    return out

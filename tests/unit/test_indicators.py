@@ -1,0 +1,97 @@
+"""Indicators against hand-computed values, with ALL totals, WITA month boundaries and small cells."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.exports import write_csv
+from db import outbox
+from db.indicators import HEADER, Period, compute
+from tests.helpers.factories import make_user
+
+WITA = ZoneInfo("Asia/Makassar")
+OCT_31_2330_WITA = datetime(2026, 10, 31, 15, 30, tzinfo=UTC)
+NOV_01_0030_WITA = datetime(2026, 10, 31, 16, 30, tzinfo=UTC)
+NOV_15 = datetime(2026, 11, 15, 4, 0, tzinfo=UTC)
+DEC_02 = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
+
+
+async def data(session: AsyncSession) -> None:
+    """Hand-made: 6 registered users, 1 pending child, 3 broadcast deliveries."""
+    await make_user(session, 1, kecamatan="Balikpapan Kota", kelurahan="Damai", now=OCT_31_2330_WITA)
+    await make_user(session, 2, kecamatan="Balikpapan Kota", kelurahan="Damai", now=NOV_01_0030_WITA)
+    await make_user(session, 3, kecamatan="Balikpapan Kota", kelurahan="Prapatan", gender="male", now=NOV_15)
+    await make_user(session, 4, kecamatan="Balikpapan Timur", kelurahan="Manggar", age_band="10_12", now=NOV_15)
+    await make_user(session, 5, role="parent", kecamatan="Balikpapan Timur", kelurahan="Manggar", now=NOV_15)
+    await make_user(session, 6, kecamatan="Balikpapan Utara", kelurahan="Batu Ampar", now=DEC_02)
+    await make_user(session, 7, consented=False, now=NOV_15)  # pending: never counted
+    rows = [
+        outbox.new_row(kind="broadcast", text="x", now=NOV_15, chat_id=uid, user_id=uid) for uid in (2, 3, 4)
+    ]
+    await outbox.enqueue(session, rows)
+    claimed = await outbox.claim_batch(session, now=NOV_15, limit=10)
+    await outbox.record_outcomes(
+        session,
+        outcomes=[outbox.Outcome(claimed[0].id, outbox.Result.SENT), outbox.Outcome(claimed[1].id, outbox.Result.SENT),
+                  outbox.Outcome(claimed[2].id, outbox.Result.BLOCKED)],
+        now=NOV_15,
+    )
+
+
+def value(rows, code, start, end, **dims):  # type: ignore[no-untyped-def]
+    wanted = {d: dims.get(d, "ALL") for d in ("kecamatan", "kelurahan", "age_band", "gender", "role")}
+    found = [r for r in rows if r.indicator == code and (r.period_start, r.period_end) == (start, end) and
+             all(r.values[d] == v for d, v in wanted.items())]
+    assert len(found) <= 1, found
+    return found[0].value if found else 0
+
+
+async def test_users_registered_by_month_in_wita(session: AsyncSession) -> None:
+    await data(session)
+    rows = await compute(session, period=Period(date(2026, 11, 1), date(2026, 12, 31), WITA))
+    whole = (date(2026, 11, 1), date(2026, 12, 31))
+    nov = (date(2026, 11, 1), date(2026, 11, 30))
+    assert value(rows, "users_registered", *whole) == 5  # user 1 joined on 31 October (WITA)
+    assert value(rows, "users_registered", *nov) == 4  # user 2 joined 00:30 WITA on 1 November
+    assert value(rows, "users_registered", date(2026, 12, 1), date(2026, 12, 31)) == 1
+    assert value(rows, "users_registered", *nov, kecamatan="Balikpapan Kota") == 2
+    assert value(rows, "users_registered", *nov, kecamatan="Balikpapan Kota", kelurahan="Damai") == 1
+    assert value(rows, "users_registered", *nov, kecamatan="Balikpapan Timur") == 2
+    assert value(rows, "users_registered", *nov, role="parent") == 1
+    assert value(rows, "users_registered", *nov, gender="male") == 1
+    assert value(rows, "users_registered", *nov, age_band="10_12") == 1
+
+
+async def test_broadcast_delivered_and_failed(session: AsyncSession) -> None:
+    await data(session)
+    rows = await compute(session, period=Period(date(2026, 11, 1), date(2026, 11, 30), WITA))
+    nov = (date(2026, 11, 1), date(2026, 11, 30))
+    assert value(rows, "broadcast_delivered", *nov) == 2
+    assert value(rows, "broadcast_delivered", *nov, kecamatan="Balikpapan Kota") == 2
+    assert value(rows, "broadcast_failed", *nov) == 1
+    assert value(rows, "broadcast_failed", *nov, kecamatan="Balikpapan Timur") == 1
+
+
+async def test_csv_header_and_small_cells(session: AsyncSession, tmp_path: Path) -> None:
+    await data(session)
+    rows = await compute(session, period=Period(date(2026, 11, 1), date(2026, 11, 30), WITA))
+    path = tmp_path / "export.csv"
+    write_csv(rows, path, min_cell=3)
+    with path.open(encoding="utf-8") as handle:
+        table = list(csv.reader(handle))
+    assert tuple(table[0]) == HEADER
+    assert ",".join(table[0]) == "indicator,period_start,period_end,kecamatan,kelurahan,age_band,gender,role,category,value"
+    total = next(r for r in table if r[0] == "users_registered" and r[3:9] == ["ALL"] * 5 + [""])
+    assert total[-1] == "4"  # not a small cell
+    kota = next(r for r in table if r[0] == "users_registered" and r[3] == "Balikpapan Kota" and r[4] == "ALL")
+    assert kota[-1] == "<3"
+    write_csv(rows, path, min_cell=0)
+    with path.open(encoding="utf-8") as handle:
+        exact = list(csv.reader(handle))
+    kota = next(r for r in exact if r[0] == "users_registered" and r[3] == "Balikpapan Kota" and r[4] == "ALL")
+    assert kota[-1] == "2"
