@@ -160,7 +160,7 @@ def content_check() -> None:
 @cli.command("export")
 @click.option("--from", "date_from", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (WITA).")
 @click.option("--to", "date_to", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (WITA).")
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--min-cell", type=click.IntRange(min=0), default=5, show_default=True,
               help="Counts from 1 to N-1 print as <N; 0 prints exact counts.")
@@ -172,7 +172,7 @@ def export(date_from: Any, date_to: Any, fmt: str, out: Path, min_cell: int) -> 
     _upgrade(settings)
 
     async def work() -> int:
-        from bot.exports import write_csv_async
+        from bot.exports import write_export
         from db.engine import make_engine, session_factory
         from db.indicators import Period, compute
 
@@ -183,12 +183,13 @@ def export(date_from: Any, date_to: Any, fmt: str, out: Path, min_cell: int) -> 
         finally:
             await engine.dispose()
         try:
-            return await write_csv_async(rows, out, min_cell=min_cell)
+            await write_export(rows, out, fmt=fmt, min_cell=min_cell)
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror}") from None
+        return len(rows)
 
     count = _run(work)
-    click.echo(f"wrote {count} rows to {out}")
+    click.echo(f"wrote {count} figures to {out}")
 
 
 @cli.group()

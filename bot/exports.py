@@ -1,4 +1,6 @@
-"""Exports of the participation indicators: CSV in the long format of SPEC §8.
+"""Exports of the participation indicators: CSV in the long format of SPEC §8, and XLSX.
+
+XLSX is written with XlsxWriter (native Excel charts, formats, column widths; no Excel needed).
 
 Writing runs in a worker thread so that the bot's event loop never waits on a file.
 """
@@ -9,8 +11,9 @@ import asyncio
 import csv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from db.indicators import HEADER, Row, suppress_small_cells
+from db.indicators import HEADER, INDICATORS, Row, suppress_small_cells
 
 DEFAULT_MIN_CELL = 5
 
@@ -26,6 +29,134 @@ def write_csv(rows: Sequence[Row], path: Path, *, min_cell: int = DEFAULT_MIN_CE
     return len(cells)
 
 
-async def write_csv_async(rows: Sequence[Row], path: Path, *, min_cell: int = DEFAULT_MIN_CELL) -> int:
-    """`write_csv` in a worker thread."""
-    return await asyncio.to_thread(write_csv, rows, path, min_cell=min_cell)
+async def write_export(rows: Sequence[Row], path: Path, *, fmt: str, min_cell: int = DEFAULT_MIN_CELL) -> None:
+    """Write CSV or XLSX in a worker thread, so that the event loop keeps serving users."""
+    if fmt == "xlsx":
+        await asyncio.to_thread(write_xlsx, rows, path, min_cell=min_cell)
+    else:
+        await asyncio.to_thread(write_csv, rows, path, min_cell=min_cell)
+
+
+def write_xlsx(
+    rows: Sequence[Row],
+    path: Path,
+    *,
+    min_cell: int = DEFAULT_MIN_CELL,
+    title: str = "Forum Anak Bot — indikator partisipasi",
+) -> None:
+    """Write the workbook: a summary, one sheet per indicator group, native Excel charts."""
+    import xlsxwriter  # imported here: only exports need it
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    by_code = {indicator.code: indicator for indicator in INDICATORS}
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": False})
+    bold = workbook.add_format({"bold": True})
+    header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    number = workbook.add_format({"num_format": "#,##0"})
+    decimal = workbook.add_format({"num_format": "0.00"})
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+
+    whole = [r for r in rows if _is_whole(r, rows)]
+    summary = workbook.add_worksheet("Ringkasan")
+    summary.write(0, 0, title, workbook.add_format({"bold": True, "font_size": 14}))
+    if rows:
+        summary.write(1, 0, f"Periode: {rows[0].period_start.isoformat()} s/d {max(r.period_end for r in rows).isoformat()} (WITA)")
+    summary.write(2, 0, f"Angka 1 sampai {min_cell - 1} ditulis <{min_cell} untuk melindungi anak." if min_cell else
+                  "Angka ditulis persis (tanpa perlindungan sel kecil).")
+    for col, name in enumerate(("Indikator", "Definisi", "Klaster KLA", "Total")):
+        summary.write(4, col, name, header)
+    for line, indicator in enumerate(INDICATORS, start=5):
+        total = next((r for r in whole if r.indicator == indicator.code and _is_total(r)), None)
+        summary.write(line, 0, indicator.code, bold)
+        summary.write(line, 1, indicator.definition, wrap)
+        summary.write(line, 2, indicator.cluster, wrap)
+        _write_value(summary, line, 3, total, min_cell, number, decimal)
+    summary.set_column(0, 0, 30)
+    summary.set_column(1, 1, 70)
+    summary.set_column(2, 2, 45)
+    summary.set_column(3, 3, 12)
+
+    for group in dict.fromkeys(indicator.group for indicator in INDICATORS):
+        sheet = workbook.add_worksheet(group.capitalize()[:31])
+        for col, name in enumerate(HEADER):
+            sheet.write(0, col, name, header)
+        line = 1
+        for row in rows:
+            if by_code[row.indicator].group != group:
+                continue
+            for col, cell in enumerate(row.as_csv()[:-1]):
+                sheet.write_string(line, col, cell)
+            _write_value(sheet, line, len(HEADER) - 1, row, min_cell, number, decimal)
+            line += 1
+        sheet.autofilter(0, 0, max(line - 1, 1), len(HEADER) - 1)
+        sheet.freeze_panes(1, 0)
+        sheet.set_column(0, 0, 26)
+        sheet.set_column(1, 2, 12)
+        sheet.set_column(3, 4, 22)
+        sheet.set_column(5, len(HEADER) - 1, 12)
+
+    _charts(workbook, rows, whole, header, number)
+    workbook.close()
+
+
+def _is_total(row: Row) -> bool:
+    return all(v in ("ALL", "") for v in row.values.values())
+
+
+def _is_whole(row: Row, rows: Sequence[Row]) -> bool:
+    first = min(r.period_start for r in rows)
+    last = max(r.period_end for r in rows)
+    return row.period_start == first and row.period_end == last
+
+
+def _write_value(sheet: Any, line: int, col: int, row: Row | None, min_cell: int, number: Any, decimal: Any) -> None:
+    if row is None:
+        sheet.write_number(line, col, 0, number)
+    elif min_cell > 0 and row.is_count and 0 < row.value < min_cell:
+        sheet.write_string(line, col, f"<{min_cell}")
+    else:
+        sheet.write_number(line, col, row.value, number if row.is_count else decimal)
+
+
+def _charts(workbook: Any, rows: Sequence[Row], whole: Sequence[Row], header: Any, number: Any) -> None:
+    """A data sheet of chart series and the charts drawn from it (native Excel charts)."""
+    data = workbook.add_worksheet("Grafik")
+    code = "users_registered"
+
+    def series(cells: list[tuple[str, float]], top: int, left: int, caption: str) -> tuple[int, int, int]:
+        data.write(top, left, caption, header)
+        data.write(top, left + 1, "jumlah", header)
+        for i, (label, value) in enumerate(cells, start=1):
+            data.write_string(top + i, left, label)
+            data.write_number(top + i, left + 1, value, number)
+        return top + 1, top + len(cells), left
+
+    def chart(kind: str, title: str, place: str, span: tuple[int, int, int]) -> None:
+        first, last, left = span
+        if last < first:
+            return
+        figure = workbook.add_chart({"type": kind})
+        figure.add_series({
+            "name": title,
+            "categories": ["Grafik", first, left, last, left],
+            "values": ["Grafik", first, left + 1, last, left + 1],
+        })
+        figure.set_title({"name": title})
+        figure.set_legend({"none": True})
+        data.insert_chart(place, figure, {"x_scale": 1.2, "y_scale": 1.1})
+
+    def cells(dimension: str) -> list[tuple[str, float]]:
+        picked = [r for r in whole if r.indicator == code and r.values[dimension] not in ("ALL", "", "-")
+                  and all(r.values[d] == "ALL" for d in ("kelurahan", "age_band", "gender", "role") if d != dimension)]
+        return sorted(((r.values[dimension], r.value) for r in picked), key=lambda c: c[0])
+
+    months = sorted(
+        ((r.period_start.strftime("%Y-%m"), r.value) for r in rows
+         if r.indicator == code and _is_total(r) and not _is_whole(r, rows)),
+    )
+    chart("column", "Pendaftar per kecamatan", "E2", series(cells("kecamatan"), 0, 0, "kecamatan"))
+    chart("line", "Pendaftar per bulan", "E20", series(months, 20, 0, "bulan"))
+    chart("column", "Pendaftar per kelompok umur", "E38", series(cells("age_band"), 40, 0, "kelompok umur"))
+    chart("pie", "Pendaftar per jenis kelamin", "E56", series(cells("gender"), 60, 0, "jenis kelamin"))
+    data.set_column(0, 0, 22)
+    data.set_column(1, 1, 10)

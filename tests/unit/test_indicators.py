@@ -95,3 +95,25 @@ async def test_csv_header_and_small_cells(session: AsyncSession, tmp_path: Path)
         exact = list(csv.reader(handle))
     kota = next(r for r in exact if r[0] == "users_registered" and r[3] == "Balikpapan Kota" and r[4] == "ALL")
     assert kota[-1] == "2"
+
+
+async def test_xlsx_has_summary_groups_and_native_charts(session: AsyncSession, tmp_path: Path) -> None:
+    import zipfile
+
+    import openpyxl
+
+    from bot.exports import write_xlsx
+
+    await data(session)
+    rows = await compute(session, period=Period(date(2026, 11, 1), date(2026, 12, 31), WITA))
+    path = tmp_path / "export.xlsx"
+    write_xlsx(rows, path, min_cell=3)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[:3] == ["Ringkasan", "Participation", "Broadcasts"]
+    summary = {row[0].value: row[3].value for row in book["Ringkasan"].iter_rows(min_row=6) if row[0].value}
+    assert summary["users_registered"] == 5 and summary["broadcast_delivered"] == "<3"
+    participation = list(book["Participation"].iter_rows(values_only=True))
+    assert participation[0] == HEADER
+    with zipfile.ZipFile(path) as archive:
+        charts = [name for name in archive.namelist() if name.startswith("xl/charts/chart")]
+    assert len(charts) == 4
