@@ -1,0 +1,83 @@
+"""Staff: `/ekspor` sends the indicators as a file, `/statistik` a chart (same numbers as the CLI)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+from telegram import Update
+
+from bot.charts import participation_png_async
+from bot.context import BotContext
+from bot.exports import write_export
+from db.indicators import Period, compute
+from handlers.callbacks import decode, encode
+from handlers.common import keyboard, refuse, respond
+
+PERIODS = ("this_month", "last_month", "this_year", "last_12_months")
+
+
+def period_of(key: str, today: date, context: BotContext) -> Period:
+    """Turn a period button into dates in WITA."""
+    tz = context.services.settings.tz
+    first = today.replace(day=1)
+    if key == "last_month":
+        end = first - timedelta(days=1)
+        return Period(end.replace(day=1), end, tz)
+    if key == "this_year":
+        return Period(today.replace(month=1, day=1), today, tz)
+    if key == "last_12_months":
+        start = (first - timedelta(days=335)).replace(day=1)
+        return Period(start, today, tz)
+    return Period(first, today, tz)
+
+
+async def export_command(update: Update, context: BotContext) -> None:
+    """Handle /ekspor: choose the period."""
+    rows = [[(context.text(f"ex.period.{key}"), encode("ex", "p", key))] for key in PERIODS]
+    await respond(update, context, context.render("indicators/choose_period"), keyboard(rows))
+
+
+async def on_button(update: Update, context: BotContext) -> None:
+    """Choose the format, then build and send the file."""
+    assert update.callback_query is not None and update.effective_chat is not None
+    press = decode(update.callback_query.data)
+    key = press.args[0] if press.args else ""
+    if key not in PERIODS:
+        await refuse(update, context, "stale_button")
+        return
+    if press.action == "p":
+        rows = [[(context.text("ex.format.xlsx"), encode("ex", "f", key, "xlsx")),
+                 (context.text("ex.format.csv"), encode("ex", "f", key, "csv"))]]
+        await respond(update, context, context.render("indicators/choose_format"), keyboard(rows))
+        return
+    fmt = press.args[1] if len(press.args) > 1 and press.args[1] in ("csv", "xlsx") else "xlsx"
+    today = context.now().astimezone(context.services.settings.tz).date()
+    period = period_of(key, today, context)
+    await respond(update, context, context.render("indicators/working"))
+    async with context.db() as session:
+        figures = await compute(session, period=period)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"indikator-kla-{period.start.isoformat()}-{period.end.isoformat()}.{fmt}"
+        await write_export(figures, path, fmt=fmt)
+        caption = context.render("indicators/caption", period=period, count=len(figures))
+        with path.open("rb") as handle:
+            await context.bot.send_document(update.effective_chat.id, handle, filename=path.name, caption=caption)
+
+
+async def stats_command(update: Update, context: BotContext) -> None:
+    """Handle /statistik: a chart of registrations by kecamatan and month (last six months)."""
+    assert update.effective_chat is not None
+    today = context.now().astimezone(context.services.settings.tz).date()
+    start = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
+    async with context.db() as session:
+        figures = await compute(session, period=Period(start, today, context.services.settings.tz))
+    png = await participation_png_async(
+        figures,
+        title=context.text("ex.chart.title"),
+        ylabel=context.text("ex.chart.ylabel"),
+        empty=context.text("ex.chart.empty"),
+    )
+    caption = context.render("indicators/chart_caption", start=start, end=today)
+    await context.bot.send_photo(update.effective_chat.id, png, caption=caption)

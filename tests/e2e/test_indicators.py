@@ -1,0 +1,60 @@
+"""Staff get the indicators in the bot, the same as on the command line; others are refused."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.exports import write_csv
+from db.indicators import Period, compute
+from tests.e2e.conftest import BotHarness
+
+pytestmark = pytest.mark.e2e
+
+STAFF, CHILD = 4001, 4002
+
+
+async def test_staff_exports_csv_with_the_same_numbers_as_the_cli(bot: BotHarness, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await bot.user(STAFF, role="staff")
+    for uid in range(4100, 4107):
+        await bot.user(uid, kecamatan="Balikpapan Kota", kelurahan="Damai")
+    msg = await bot.send(STAFF, "/ekspor")
+    assert "Pilih periode" in msg.text
+    await bot.press(STAFF, "📅 Bulan ini")
+    mark = bot.emu.mark()
+    bot.emu.press_button(STAFF, "📄 CSV")
+    await bot.emu.wait_for(lambda: any(m.kind == "document" for m in bot.emu.bot_messages_since(mark, STAFF)))
+    document = next(m for m in bot.emu.bot_messages_since(mark, STAFF) if m.kind == "document")
+    assert document.document_path is not None or bot.emu.saved_files
+    path = document.document_path or bot.emu.saved_files[-1]
+    from_bot = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+
+    async with bot.services.db() as session:
+        rows = await compute(session, period=Period(date(2026, 11, 1), date(2026, 11, 23), ZoneInfo("Asia/Makassar")))
+    cli_path = tmp_path / "cli.csv"
+    write_csv(rows, cli_path)
+    assert from_bot == list(csv.reader(cli_path.read_text(encoding="utf-8").splitlines()))
+    total = next(r for r in from_bot if r[0] == "users_registered" and r[3] == "ALL" and r[5] == "ALL")
+    assert total[-1] == "8"  # seven children and the staff member
+
+
+async def test_staff_gets_xlsx_and_a_chart(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    await bot.send(STAFF, "/export")
+    await bot.press(STAFF, "📅 12 bulan terakhir")
+    mark = bot.emu.mark()
+    bot.emu.press_button(STAFF, "📗 XLSX")
+    await bot.emu.wait_for(lambda: any(m.kind == "document" for m in bot.emu.bot_messages_since(mark, STAFF)))
+    mark = bot.emu.mark()
+    bot.emu.send_text(STAFF, "/statistik")
+    await bot.emu.wait_for(lambda: any(m.kind == "photo" for m in bot.emu.bot_messages_since(mark, STAFF)))
+
+
+async def test_others_are_refused(bot: BotHarness) -> None:
+    await bot.user(CHILD)
+    for command in ("/ekspor", "/statistik", "/stats"):
+        msg = await bot.send(CHILD, command)
+        assert "bukan untuk peranmu" in msg.text
