@@ -23,6 +23,7 @@ from handlers import (
     broadcasts,
     consent,
     errors,
+    indicators,
     menu,
     onboarding,
     privacy,
@@ -48,6 +49,8 @@ COMMAND_CALLBACKS: dict[str, HandlerFn] = {
     "consent": consent.consent_command,
     "invite": roles.invite_command,
     "broadcast": broadcasts.broadcast_command,
+    "export": indicators.export_command,
+    "stats": indicators.stats_command,
 }
 
 GUARDS = {Audience.FACILITATOR: FACILITATOR_ROLES, Audience.STAFF: STAFF_ROLES, Audience.ADMIN: ADMIN_ROLES}
@@ -57,6 +60,8 @@ MENU_ITEMS = (
     MenuItem("language", Audience.ANYONE, basics.language_command, for_guests=True),
     MenuItem("privacy", Audience.ANYONE, privacy.privacy_command, for_guests=True),
     MenuItem("broadcast", Audience.FACILITATOR, broadcasts.broadcast_command),
+    MenuItem("export", Audience.STAFF, indicators.export_command),
+    MenuItem("stats", Audience.STAFF, indicators.stats_command),
 )
 
 # Callback features: prefix -> handler. Anything else is a stale or foreign button.
@@ -67,6 +72,7 @@ BUTTONS: dict[str, HandlerFn] = {
     "lang": basics.on_language_button,
     "pv": privacy.on_button,
     "bcl": only_for(FACILITATOR_ROLES, broadcasts.on_button),
+    "ex": only_for(STAFF_ROLES, indicators.on_button),
 }
 
 

@@ -53,6 +53,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("subscribe", "langganan", "subscribe", Audience.REGISTERED),
     Command("consent", "izin", "consent", Audience.FACILITATOR),
     Command("broadcast", "siaran", "broadcast", Audience.FACILITATOR),
+    Command("export", "ekspor", "export", Audience.STAFF),
+    Command("stats", "statistik", "stats", Audience.STAFF),
     Command("invite", "undang", "invite", Audience.ADMIN),
 )
 
