@@ -173,17 +173,20 @@ def export(date_from: Any, date_to: Any, fmt: str, out: Path, min_cell: int) -> 
 
     async def work() -> int:
         from bot.exports import write_export
+        from db.broadcasts import figures_in_period
         from db.engine import make_engine, session_factory
         from db.indicators import Period, compute
 
         engine = make_engine(settings.DATABASE_URL)
+        period = Period(date_from.date(), date_to.date(), settings.tz)
         try:
             async with session_factory(engine)() as session:
-                rows = await compute(session, period=Period(date_from.date(), date_to.date(), settings.tz))
+                rows = await compute(session, period=period)
+                runs = await figures_in_period(session, start=period.utc_start, end=period.utc_end)
         finally:
             await engine.dispose()
         try:
-            await write_export(rows, out, fmt=fmt, min_cell=min_cell)
+            await write_export(rows, out, fmt=fmt, min_cell=min_cell, broadcast_runs=runs)
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror}") from None
         return len(rows)
@@ -249,6 +252,32 @@ def admin_invite(role: str) -> None:
 
     code = _run(work)
     click.echo(f"{role} invite code: {code}  (the user types /gabung {code})")
+
+
+@cli.group()
+def events() -> None:
+    """Forum Anak events."""
+
+
+@events.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--facilitator", type=click.IntRange(min=1), default=None,
+              help="Telegram id of the facilitator who manages the events (unless an entry names one).")
+def events_import(file: Path, facilitator: int | None) -> None:
+    """Create the events of a YAML file; nothing is saved if any entry is wrong."""
+    settings = _settings()
+    _upgrade(settings)
+    from bot.event_import import EventFileError, run_import
+
+    try:
+        summary = _run(lambda: run_import(settings, file, facilitator=facilitator or 0))
+    except EventFileError as exc:
+        if len(exc.lines) == 1:
+            raise CliError(exc.lines[0]) from None
+        for line in exc.lines:
+            click.echo(f"forum-anak: {line}", err=True)
+        raise CliError(f"{file}: {len(exc.lines)} problem(s), nothing was imported") from None
+    click.echo(f"imported {len(summary.created)} event(s); {summary.skipped} already there")
 
 
 def main() -> NoReturn:

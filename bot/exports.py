@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from db.broadcasts import RunFigures
 from db.indicators import HEADER, INDICATORS, Row, suppress_small_cells
 
 DEFAULT_MIN_CELL = 5
@@ -29,10 +30,17 @@ def write_csv(rows: Sequence[Row], path: Path, *, min_cell: int = DEFAULT_MIN_CE
     return len(cells)
 
 
-async def write_export(rows: Sequence[Row], path: Path, *, fmt: str, min_cell: int = DEFAULT_MIN_CELL) -> None:
+async def write_export(
+    rows: Sequence[Row],
+    path: Path,
+    *,
+    fmt: str,
+    min_cell: int = DEFAULT_MIN_CELL,
+    broadcast_runs: Sequence[RunFigures] = (),
+) -> None:
     """Write CSV or XLSX in a worker thread, so that the event loop keeps serving users."""
     if fmt == "xlsx":
-        await asyncio.to_thread(write_xlsx, rows, path, min_cell=min_cell)
+        await asyncio.to_thread(write_xlsx, rows, path, min_cell=min_cell, broadcast_runs=broadcast_runs)
     else:
         await asyncio.to_thread(write_csv, rows, path, min_cell=min_cell)
 
@@ -43,6 +51,7 @@ def write_xlsx(
     *,
     min_cell: int = DEFAULT_MIN_CELL,
     title: str = "Forum Anak Bot — indikator partisipasi",
+    broadcast_runs: Sequence[RunFigures] = (),
 ) -> None:
     """Write the workbook: a summary, one sheet per indicator group, native Excel charts."""
     import xlsxwriter  # imported here: only exports need it
@@ -95,8 +104,32 @@ def write_xlsx(
         sheet.set_column(3, 4, 22)
         sheet.set_column(5, len(HEADER) - 1, 12)
 
+    _broadcast_sheet(workbook, broadcast_runs, header, number)
     _charts(workbook, rows, whole, header, number)
     workbook.close()
+
+
+def _broadcast_sheet(workbook: Any, runs: Sequence[RunFigures], header: Any, number: Any) -> None:
+    """Per broadcast occurrence: the delivery figures the author sees in the bot."""
+    sheet = workbook.add_worksheet("Siaran")
+    names = ("siaran", "waktu (UTC)", "penerima", "terkirim", "gagal", "memblokir", "menunggu",
+             "dihentikan", "mulai (UTC)", "selesai (UTC)", "pesan/detik")
+    for col, name in enumerate(names):
+        sheet.write(0, col, name, header)
+    for line, run in enumerate(runs, start=1):
+        sheet.write_number(line, 0, run.run_id)
+        sheet.write_string(line, 1, run.occurrence_at.strftime("%Y-%m-%d %H:%M"))
+        for col, value in enumerate((run.audience, run.sent, run.failed, run.blocked, run.pending, run.cancelled), start=2):
+            sheet.write_number(line, col, value, number)
+        sheet.write_string(line, 8, run.started_at.strftime("%Y-%m-%d %H:%M:%S") if run.started_at else "")
+        sheet.write_string(line, 9, run.finished_at.strftime("%Y-%m-%d %H:%M:%S") if run.finished_at else "")
+        if run.per_second is not None:
+            sheet.write_number(line, 10, round(run.per_second, 1))
+    sheet.set_column(0, 0, 9)
+    sheet.set_column(1, 1, 18)
+    sheet.set_column(2, 7, 11)
+    sheet.set_column(8, 9, 20)
+    sheet.set_column(10, 10, 12)
 
 
 def _is_total(row: Row) -> bool:

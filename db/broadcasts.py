@@ -304,3 +304,20 @@ async def recent(session: AsyncSession, *, author: User, limit: int = 10) -> lis
     if author.role not in (Role.STAFF, Role.ADMIN):
         query = query.where(Broadcast.author_telegram_id == author.telegram_id)
     return list((await session.execute(query)).scalars())
+
+
+async def figures_in_period(session: AsyncSession, *, start: datetime, end: datetime) -> list[RunFigures]:
+    """Figures of every occurrence that started in [start, end), for the staff export."""
+    ids = (
+        await session.execute(
+            select(BroadcastRun.broadcast_id)
+            .where(BroadcastRun.occurrence_at >= start, BroadcastRun.occurrence_at < end)  # type: ignore[operator]
+            .distinct()
+        )
+    ).scalars().all()
+    result: list[RunFigures] = []
+    for broadcast_id in sorted(ids):
+        result += [
+            run for run in await figures(session, broadcast_id=broadcast_id) if start <= run.occurrence_at < end
+        ]
+    return result

@@ -11,6 +11,7 @@ from telegram import Update
 from bot.charts import participation_png_async
 from bot.context import BotContext
 from bot.exports import write_export
+from db import broadcasts
 from db.indicators import Period, compute
 from handlers.callbacks import decode, encode
 from handlers.common import keyboard, refuse, respond
@@ -58,9 +59,10 @@ async def on_button(update: Update, context: BotContext) -> None:
     await respond(update, context, context.render("indicators/working"))
     async with context.db() as session:
         figures = await compute(session, period=period)
+        runs = await broadcasts.figures_in_period(session, start=period.utc_start, end=period.utc_end)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"indikator-kla-{period.start.isoformat()}-{period.end.isoformat()}.{fmt}"
-        await write_export(figures, path, fmt=fmt)
+        await write_export(figures, path, fmt=fmt, broadcast_runs=runs)
         caption = context.render("indicators/caption", period=period, count=len(figures))
         with path.open("rb") as handle:
             await context.bot.send_document(update.effective_chat.id, handle, filename=path.name, caption=caption)

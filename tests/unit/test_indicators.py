@@ -109,7 +109,7 @@ async def test_xlsx_has_summary_groups_and_native_charts(session: AsyncSession, 
     path = tmp_path / "export.xlsx"
     write_xlsx(rows, path, min_cell=3)
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames[:3] == ["Ringkasan", "Participation", "Broadcasts"]
+    assert book.sheetnames == ["Ringkasan", "Participation", "Broadcasts", "Siaran", "Grafik"]
     summary = {row[0].value: row[3].value for row in book["Ringkasan"].iter_rows(min_row=6) if row[0].value}
     assert summary["users_registered"] == 5 and summary["broadcast_delivered"] == "<3"
     participation = list(book["Participation"].iter_rows(values_only=True))
@@ -117,3 +117,25 @@ async def test_xlsx_has_summary_groups_and_native_charts(session: AsyncSession, 
     with zipfile.ZipFile(path) as archive:
         charts = [name for name in archive.namelist() if name.startswith("xl/charts/chart")]
     assert len(charts) == 4
+
+
+async def test_xlsx_lists_each_broadcast_with_its_figures(session: AsyncSession, tmp_path: Path) -> None:
+    import openpyxl
+
+    from bot.exports import write_xlsx
+    from db import broadcasts
+    from db.broadcasts import Audience
+
+    await data(session)
+    await broadcasts.create(session, author_telegram_id=5, text="x", audience=Audience(), schedule="now", now=NOV_15, tz=WITA)
+    [run_id] = await broadcasts.fire_due(session, now=NOV_15, tz=WITA, quiet=None)
+    claimed = await outbox.claim_batch(session, now=NOV_15, limit=100)
+    await outbox.record_outcomes(
+        session, outcomes=[outbox.Outcome(item.id, outbox.Result.SENT) for item in claimed[:4]], now=NOV_15
+    )
+    period = Period(date(2026, 11, 1), date(2026, 11, 30), WITA)
+    runs = await broadcasts.figures_in_period(session, start=period.utc_start, end=period.utc_end)
+    path = tmp_path / "export.xlsx"
+    write_xlsx(await compute(session, period=period), path, broadcast_runs=runs)
+    sheet = list(openpyxl.load_workbook(path)["Siaran"].iter_rows(values_only=True))
+    assert sheet[1][:8] == (run_id, "2026-11-15 04:00", 5, 4, 0, 0, 1, 0)
