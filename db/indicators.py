@@ -82,7 +82,12 @@ class Period:
 
 @dataclass(frozen=True)
 class Indicator:
-    """An indicator: code, plain definition, the KLA cluster it serves, how to count it."""
+    """An indicator: code, plain definition, the KLA cluster it serves, how to count it.
+
+    `source` selects the counted rows of a period (joined to users for the dimensions) and
+    `timestamp` is the column that places each row in a month. A `distinct` indicator counts
+    people, so its whole-period figures cannot be sums of its months and get a query of their own.
+    """
 
     code: str
     definition: str
@@ -90,7 +95,9 @@ class Indicator:
     group: str  # the XLSX sheet it belongs to
     count: Callable[[], ColumnElement[Any]]
     source: Callable[[Period], Select[Any]]
+    timestamp: Callable[[], Any]
     dimensions: tuple[str, ...] = ("kecamatan", "kelurahan", "age_band", "gender", "role")
+    distinct: bool = False
 
 
 def _registered() -> ColumnElement[bool]:
@@ -114,6 +121,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "participation",
         lambda: func.count(User.id),
         lambda p: select(User).where(_registered(), _between(User.created_at, p)),
+        lambda: User.created_at,
     ),
     Indicator(
         "users_active",
@@ -123,6 +131,7 @@ INDICATORS: tuple[Indicator, ...] = (
         "participation",
         lambda: func.count(User.id),
         lambda p: select(User).where(_registered(), _between(User.last_seen_at, p)),
+        lambda: User.last_seen_at,
     ),
     Indicator(
         "broadcast_delivered",
@@ -133,6 +142,7 @@ INDICATORS: tuple[Indicator, ...] = (
         lambda p: select(Delivery).join(User, User.id == Delivery.user_id).where(
             Delivery.kind == "broadcast", Delivery.status == "sent", _between(Delivery.sent_at, p)
         ),
+        lambda: Delivery.sent_at,
     ),
     Indicator(
         "broadcast_failed",
@@ -145,42 +155,80 @@ INDICATORS: tuple[Indicator, ...] = (
             Delivery.kind == "broadcast", Delivery.status.in_(["failed", "blocked"]),  # type: ignore[attr-defined]
             _between(Delivery.created_at, p),
         ),
+        lambda: Delivery.created_at,
     ),
 )
 
 
-def _dimension_column(name: str) -> Any:
-    return getattr(User, name)
+FINE = ("kecamatan", "kelurahan", "age_band", "gender", "role")
+
+
+def _month_key(column: Any, dialect: str, tz: ZoneInfo, moment: datetime) -> Any:
+    """The calendar month of a UTC timestamp in the zone, as 'YYYY-MM', computed in SQL."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone(tz.key, column), "YYYY-MM")
+    # SQLite has no time zones: shift by the zone's offset (WITA has no daylight saving).
+    offset = moment.astimezone(tz).utcoffset() or timedelta(0)
+    return func.strftime("%Y-%m", func.datetime(column, f"{int(offset.total_seconds() // 60):+d} minutes"))
+
+
+async def _cells(
+    session: AsyncSession, indicator: Indicator, period: Period, *, by_month: bool
+) -> list[tuple[str, tuple[str, ...], float]]:
+    """One scan: counts at the finest grain (month, if asked, and every user dimension)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    dims = [getattr(User, d).label(d) for d in FINE if d in indicator.dimensions]
+    keys = list(dims)
+    if by_month:
+        keys.insert(0, _month_key(indicator.timestamp(), dialect, period.tz, period.utc_start).label("month"))
+    statement = indicator.source(period).with_only_columns(*keys, indicator.count().label("value")).group_by(*keys)
+    result = []
+    for record in (await session.execute(statement)).mappings():
+        values = tuple("-" if record[d] is None else str(record[d]) for d in FINE if d in indicator.dimensions)
+        result.append((str(record["month"]) if by_month else "", values, float(record["value"] or 0)))
+    return result
 
 
 async def compute(
     session: AsyncSession, *, period: Period, indicators: Sequence[Indicator] = INDICATORS
 ) -> list[Row]:
-    """Every indicator for the whole period and for each month in it, with ALL totals."""
+    """Every indicator for the whole period and for each month in it, with ALL totals.
+
+    The database aggregates to the finest grain in one scan per indicator; the grouping sets
+    (ALL totals) are then sums over those few thousand cells, never over rows.
+    """
     months = list(period.months())
-    periods = [period, *months] if len(months) > 1 else [period]
     rows: list[Row] = []
     for indicator in indicators:
-        for part in periods:
-            rows += await _one(session, indicator, part)
+        monthly = await _cells(session, indicator, period, by_month=True)
+        whole = await _cells(session, indicator, period, by_month=False) if indicator.distinct else [
+            ("", values, value) for _, values, value in monthly
+        ]
+        rows += _rollup(indicator, period, whole)
+        if len(months) > 1:
+            for month in months:
+                key = month.start.strftime("%Y-%m")
+                rows += _rollup(indicator, month, [cell for cell in monthly if cell[0] == key])
     return rows
 
 
-async def _one(session: AsyncSession, indicator: Indicator, period: Period) -> list[Row]:
+def _rollup(indicator: Indicator, period: Period, cells: Sequence[tuple[str, tuple[str, ...], float]]) -> list[Row]:
+    present = [d for d in FINE if d in indicator.dimensions]
     rows = []
     for grouping in GROUPING_SETS:
         if any(d not in indicator.dimensions for d in grouping):
             continue
-        columns = [_dimension_column(d).label(d) for d in grouping]
-        statement = indicator.source(period).with_only_columns(*columns, indicator.count().label("value"))
-        if columns:
-            statement = statement.group_by(*columns)
-        for record in (await session.execute(statement)).mappings():
-            values = {d: (ALL if d in indicator.dimensions else "") for d in DIMENSIONS}
-            for d in grouping:
-                values[d] = str(record[d]) if record[d] is not None else "-"
-            if not grouping or record["value"]:
-                rows.append(Row(indicator.code, period.start, period.end, values, float(record["value"] or 0)))
+        positions = [present.index(d) for d in grouping]
+        sums: dict[tuple[str, ...], float] = {}
+        for _, values, value in cells:
+            key = tuple(values[i] for i in positions)
+            sums[key] = sums.get(key, 0.0) + value
+        if not grouping:
+            sums.setdefault((), 0.0)  # the total is written even when it is zero
+        for key in sorted(sums):
+            labels = {d: (ALL if d in indicator.dimensions else "") for d in DIMENSIONS}
+            labels.update(zip(grouping, key, strict=True))
+            rows.append(Row(indicator.code, period.start, period.end, labels, sums[key]))
     return rows
 
 
