@@ -184,3 +184,72 @@ class BroadcastRun(SQLModel, table=True):
     audience_size: int = Field(default=0)
     stopped: bool = Field(default=False)
     created_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class EventStatus(enum.StrEnum):
+    """Whether an event still takes place."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class SignupStatus(enum.StrEnum):
+    """Where one person stands for one event."""
+
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+class Event(SQLModel, table=True):
+    """A Forum Anak event (SPEC §6); `confirmed_count` is the place counter guarded by one UPDATE."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_starts_at", "starts_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=120)
+    description: str = Field(max_length=1000)
+    starts_at: datetime = Field(sa_column=_dt(nullable=False))
+    ends_at: datetime = Field(sa_column=_dt(nullable=False))
+    venue: str = Field(max_length=200)
+    kecamatan: str = Field(max_length=40)
+    kelurahan: str | None = Field(default=None, max_length=40)
+    capacity: int
+    confirmed_count: int = Field(default=0)
+    signup_seq: int = Field(default=0)  # bumped by every sign-up: takes the row lock, orders the waitlist
+    age_bands: str = Field(max_length=60)  # comma-separated bands from db/users.AGE_BANDS
+    signup_deadline: datetime = Field(sa_column=_dt(nullable=False))
+    created_by: int = Field(sa_column=Column(BigInteger, nullable=False))  # facilitator's Telegram id
+    status: str = Field(default=EventStatus.ACTIVE, max_length=12)
+    checkin_code: str = Field(sa_column=Column(String(16), unique=True, nullable=False))
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    updated_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class EventSignup(SQLModel, table=True):
+    """One person's place (or waitlist spot) at one event; erased with the account."""
+
+    __tablename__ = "event_signups"
+    __table_args__ = (
+        UniqueConstraint("event_id", "user_id"),
+        Index("ix_event_signups_user", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
+    )
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    status: str = Field(max_length=12)
+    position: int  # order of sign-up; the waitlist is served lowest first
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    confirmed_at: datetime | None = Field(default=None, sa_column=_dt())
+    cancelled_at: datetime | None = Field(default=None, sa_column=_dt())
+    attended_at: datetime | None = Field(default=None, sa_column=_dt())
+    # The start time each reminder was queued for: claimed with a conditional UPDATE, so a
+    # reminder goes out once per start time (again only if the event is moved).
+    reminded_24h_for: datetime | None = Field(default=None, sa_column=_dt())
+    reminded_2h_for: datetime | None = Field(default=None, sa_column=_dt())

@@ -23,6 +23,8 @@ from handlers import (
     broadcasts,
     consent,
     errors,
+    event_admin,
+    events,
     indicators,
     menu,
     onboarding,
@@ -51,6 +53,11 @@ COMMAND_CALLBACKS: dict[str, HandlerFn] = {
     "broadcast": broadcasts.broadcast_command,
     "export": indicators.export_command,
     "stats": indicators.stats_command,
+    "events": events.events_command,
+    "myevents": events.my_events_command,
+    "checkin": events.checkin_command,
+    "newevent": event_admin.start_new,
+    "attendees": event_admin.attendees_command,
 }
 
 GUARDS = {Audience.FACILITATOR: FACILITATOR_ROLES, Audience.STAFF: STAFF_ROLES, Audience.ADMIN: ADMIN_ROLES}
@@ -62,6 +69,9 @@ MENU_ITEMS = (
     MenuItem("broadcast", Audience.FACILITATOR, broadcasts.broadcast_command),
     MenuItem("export", Audience.STAFF, indicators.export_command),
     MenuItem("stats", Audience.STAFF, indicators.stats_command),
+    MenuItem("events", Audience.REGISTERED, events.events_command),
+    MenuItem("myevents", Audience.REGISTERED, events.my_events_command),
+    MenuItem("attendees", Audience.FACILITATOR, event_admin.attendees_command),
 )
 
 # Callback features: prefix -> handler. Anything else is a stale or foreign button.
@@ -73,12 +83,15 @@ BUTTONS: dict[str, HandlerFn] = {
     "pv": privacy.on_button,
     "bcl": only_for(FACILITATOR_ROLES, broadcasts.on_button),
     "ex": only_for(STAFF_ROLES, indicators.on_button),
+    "ev": events.on_button,
+    "eva": only_for(FACILITATOR_ROLES, event_admin.on_button),
 }
 
 
 # Periodic jobs (stable names); see bot/scheduler.py.
 JOBS: list[JobSpec] = [
     JobSpec("broadcasts.fire_due", broadcasts.fire_job, interval=30),
+    JobSpec("events.reminders", events.reminder_job, interval=60),
 ]
 
 
@@ -98,11 +111,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Attach every handler to the Application, in order."""
     app.bot_data[menu.ROUTES_KEY] = Routes(
         items={item.key: item for item in MENU_ITEMS},
-        deep_links={},
+        deep_links={"ev_": events.open_from_link},
     )
     app.add_handler(TypeHandler(Update, load_user), group=-1)
     # Conversations first: while one is active, its handlers see the user's messages.
     app.add_handler(broadcast_composer.conversation())
+    app.add_handler(event_admin.conversation())
 
     for command in COMMANDS:
         callback = COMMAND_CALLBACKS[command.key]

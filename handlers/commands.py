@@ -55,6 +55,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("broadcast", "siaran", "broadcast", Audience.FACILITATOR),
     Command("export", "ekspor", "export", Audience.STAFF),
     Command("stats", "statistik", "stats", Audience.STAFF),
+    Command("events", "acara", "events", Audience.REGISTERED),
+    Command("myevents", "acaraku", "myevents", Audience.REGISTERED),
+    Command("checkin", "hadir", "checkin", Audience.REGISTERED),
+    Command("newevent", "acara_baru", "newevent", Audience.FACILITATOR),
+    Command("attendees", "peserta", "attendees", Audience.FACILITATOR),
     Command("invite", "undang", "invite", Audience.ADMIN),
 )
 
