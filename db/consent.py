@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -127,9 +128,16 @@ async def given_by(session: AsyncSession, *, telegram_id: int) -> list[GuardianC
 
 
 async def withdraw(
-    session: AsyncSession, *, consent_id: int, by_telegram_id: int
+    session: AsyncSession,
+    *,
+    consent_id: int,
+    by_telegram_id: int,
+    before_erase: Callable[[User], Awaitable[None]] | None = None,
 ) -> Decision:
-    """Withdraw a consent the caller gave: the child's account is erased (SPEC §1)."""
+    """Withdraw a consent the caller gave: the child's account is erased (SPEC §1).
+
+    `before_erase` runs first, in the same transaction (to give back event places, say).
+    """
     row = (
         await session.execute(
             select(GuardianConsent, User)
@@ -143,6 +151,8 @@ async def withdraw(
     if link.status != LinkStatus.GIVEN:
         raise LinkInvalid("link_used")
     decision = Decision(child.telegram_id, child.language, False)
+    if before_erase is not None:
+        await before_erase(child)
     await session.execute(delete(User).where(User.id == child.id))
     await session.flush()
     return decision

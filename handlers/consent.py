@@ -10,8 +10,10 @@ from telegram import Update
 from bot.context import BotContext
 from db import consent, outbox
 from db.errors import DomainError
+from db.models import User
 from handlers.callbacks import decode, encode
 from handlers.common import confirm_is_fresh, confirm_stamp, keyboard, refuse, respond
+from handlers.events import release_places
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +116,14 @@ async def _withdraw(update: Update, context: BotContext, consent_id: int) -> Non
     assert update.effective_user is not None
     renderer = context.services.renderer
     async with context.db() as session:
+        async def give_back_places(child: User) -> None:
+            await release_places(context.services, session, child, now=context.now())
+
         decision = await consent.withdraw(
-            session, consent_id=consent_id, by_telegram_id=update.effective_user.id
+            session,
+            consent_id=consent_id,
+            by_telegram_id=update.effective_user.id,
+            before_erase=give_back_places,
         )
         text = renderer.render(decision.child_language, "consent/child_withdrawn")
         await _tell(context, session, decision.child_telegram_id, text)

@@ -64,6 +64,13 @@ def notices(
     return rows
 
 
+async def release_places(services: Services, session: AsyncSession, user: User, *, now: datetime) -> None:
+    """Before an account is erased: give back its coming places and tell whoever moves up."""
+    for event, people in await events.release_all(session, user=user, now=now):
+        await outbox.enqueue(session, notices(services, people, "events/promoted", event=event,
+                                              kind="event_promoted", now=now))
+
+
 def _may_browse(context: BotContext) -> bool:
     return is_registered(context.user) or is_pending_child(context.user)
 

@@ -8,6 +8,7 @@ from bot.context import BotContext
 from db import consent, users
 from handlers.callbacks import decode, encode
 from handlers.common import Button, confirm_is_fresh, confirm_stamp, keyboard, refuse, respond
+from handlers.events import release_places
 
 
 async def privacy_command(update: Update, context: BotContext) -> None:
@@ -55,7 +56,9 @@ async def on_button(update: Update, context: BotContext) -> None:
         await respond(update, context, context.render("privacy/kept"))
     elif action == "delete_ok" and context.user is not None and confirm_is_fresh(context, press.int_arg()):
         async with context.db() as session:
+            await release_places(context.services, session, context.user, now=context.now())
             await users.erase_user(session, user=context.user)
+        context.services.wake_delivery()
         context.user = None
         await respond(update, context, context.render("privacy/deleted"))
     else:

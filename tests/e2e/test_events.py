@@ -261,3 +261,24 @@ async def test_english_speakers_get_english_and_their_kecamatan_first(bot: BotHa
     assert got(bot, uid, "Tomorrow!") == 1
     msg = await bot.send(uid, "/myevents")
     assert "Timur Meetup" in msg.plain_text and "you have a place" in msg.plain_text
+
+
+async def test_erasing_an_account_gives_its_place_to_the_waitlist(bot: BotHarness) -> None:
+    event = await make_event(bot, capacity=1)
+    for uid in KIDS[:2]:
+        await bot.user(uid)
+        async with bot.services.db() as session:
+            from db import users
+
+            person = await users.get_user(session, telegram_id=uid)
+            assert person is not None and event.id is not None
+            await events.sign_up(session, event_id=event.id, user=person, now=bot.clock.now())
+    await bot.send(KIDS[0], "/hapus_data")
+    msg = await bot.press(KIDS[0], "Ya, hapus akunku")
+    assert "sudah dihapus" in msg.plain_text
+    assert await bot.deliver() == 1
+    assert got(bot, KIDS[1], "Kabar baik") == 1
+    async with bot.services.db() as session:
+        assert event.id is not None
+        refreshed = await events.get_event(session, event_id=event.id)
+    assert refreshed is not None and refreshed.confirmed_count == 1
