@@ -15,7 +15,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.errors import InvalidChoice, NotAllowed
-from db.models import Broadcast, BroadcastRun, ConsentStatus, Delivery, Role, User
+from db.models import (
+    Broadcast,
+    BroadcastRun,
+    ConsentStatus,
+    Delivery,
+    EventSignup,
+    Role,
+    SignupStatus,
+    User,
+)
 from db.types import UTCDateTime
 
 if TYPE_CHECKING:
@@ -35,6 +44,7 @@ class Audience:
     kelurahan: str | None = None
     age_bands: tuple[str, ...] = ()
     language: str | None = None
+    event_id: int | None = None  # the people signed up for (or waiting for) one event
 
     def to_json(self) -> str:
         """Serialise for the broadcasts table."""
@@ -50,6 +60,7 @@ class Audience:
             kelurahan=data.get("kelurahan"),
             age_bands=tuple(data.get("age_bands", ())),
             language=data.get("language"),
+            event_id=data.get("event_id"),
         )
 
 
@@ -72,6 +83,12 @@ def _recipients(audience: Audience) -> Any:
         conditions.append(User.age_band.in_(audience.age_bands))  # type: ignore[union-attr]
     if audience.language:
         conditions.append(User.language == audience.language)
+    if audience.event_id is not None:
+        signed_up = select(EventSignup.user_id).where(
+            EventSignup.event_id == audience.event_id,
+            EventSignup.status.in_([SignupStatus.CONFIRMED, SignupStatus.WAITLISTED]),  # type: ignore[attr-defined]
+        )
+        conditions.append(User.id.in_(signed_up))  # type: ignore[union-attr]
     return and_(*conditions)
 
 

@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import broadcasts
+from db import broadcasts, events
 from db.broadcasts import WEEKDAYS, Audience
 from db.errors import DomainError
 from db.users import CHILD_AGE_BANDS
@@ -93,7 +93,8 @@ async def _show_audience(update: Update, context: BotContext) -> None:
     rows: list[list[Button]] = [
         [(t("bc.btn.children"), encode("bc", "role", "child")), (t("bc.btn.parents"), encode("bc", "role", "parent"))],
         [(t("bc.btn.kecamatan"), encode("bc", "kec")), (t("bc.btn.age"), encode("bc", "age"))],
-        [(t("bc.btn.language"), encode("bc", "lang")), (t("bc.btn.everyone"), encode("bc", "all"))],
+        [(t("bc.btn.language"), encode("bc", "lang")), (t("bc.btn.event"), encode("bc", "event"))],
+        [(t("bc.btn.everyone"), encode("bc", "all"))],
         [(t("bc.btn.next"), encode("bc", "when"))],
         [(t("btn.cancel"), encode("bc", "cancel"))],
     ]
@@ -142,6 +143,21 @@ async def on_audience(update: Update, context: BotContext) -> int:
         return AUDIENCE
     elif press.action == "lang" and press.args[0] in ("id", "en"):
         draft.audience = replace(draft.audience, language=press.args[0])
+    elif press.action == "event" and not press.args:
+        assert context.user is not None
+        async with context.db() as session:
+            mine = await events.managed_events(session, user=context.user, now=context.now())
+        buttons = [(f"{item.title[:40]} · {item.starts_at.astimezone(context.services.settings.tz):%d-%m}",
+                    encode("bc", "event", item.id)) for item in mine]
+        await respond(update, context, context.render("broadcasts/pick_event", count=len(buttons)),
+                      keyboard(in_rows(buttons, 1) + [[(t("btn.back"), encode("bc", "all_back"))]]))
+        return AUDIENCE
+    elif press.action == "event":
+        assert context.user is not None
+        async with context.db() as session:
+            allowed = {item.id for item in await events.managed_events(session, user=context.user, now=context.now())}
+        if press.int_arg() in allowed:  # re-checked: only events this author manages
+            draft.audience = replace(draft.audience, event_id=press.int_arg())
     elif press.action == "all":
         draft.audience = Audience()
     await _show_audience(update, context)
@@ -285,7 +301,7 @@ def conversation() -> ConversationHandler[BotContext]:
             MESSAGE: [MessageHandler(any_input, got_message)],
             AUDIENCE: [
                 CallbackQueryHandler(ask_when, pattern=r"^bc:when$"),
-                CallbackQueryHandler(on_audience, pattern=r"^bc:(role|kec|kel|age|lang|all)"),
+                CallbackQueryHandler(on_audience, pattern=r"^bc:(role|kec|kel|age|lang|event|all)"),
             ],
             WHEN: [CallbackQueryHandler(on_when, pattern=r"^bc:(now|once|weekly)")],
             TYPED_TIME: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_time)],

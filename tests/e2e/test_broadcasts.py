@@ -114,3 +114,34 @@ async def test_children_cannot_broadcast_and_cancel_works(bot: BotHarness) -> No
     assert "dibatalkan" in msg.text
     bot.clock.set(FRIDAY_16_WITA)
     assert await fire_due_broadcasts(bot.services) == []
+
+
+async def test_facilitator_targets_the_sign_ups_of_an_event(bot: BotHarness) -> None:
+    from content.loaders import load_regions
+    from db import events, users
+    from db.events import EventDraft
+
+    await people(bot)
+    start = FRIDAY_16_WITA
+    draft = EventDraft(title="Lomba Poster", description="Bawa krayon", starts_at=start, ends_at=start + timedelta(hours=2),
+                       venue="Aula", kecamatan="Balikpapan Timur", kelurahan="Manggar", capacity=10)
+    async with bot.services.db() as session:
+        event = await events.create_event(session, draft=draft, created_by=FAC, regions=load_regions().kecamatan,
+                                          now=bot.clock.now())
+        child = await users.get_user(session, telegram_id=TIMUR_CHILDREN[0])
+        assert child is not None and event.id is not None
+        await events.sign_up(session, event_id=event.id, user=child, now=bot.clock.now())
+    await bot.send(FAC, "/siaran")
+    await bot.press(FAC, "➕ Siaran baru")
+    await bot.send(FAC, "Jangan lupa bawa krayon!")
+    msg = await bot.press(FAC, "📅 Peserta acara")
+    msg = await bot.press(FAC, 1)
+    assert "Jumlah penerima sekarang: 1 orang" in msg.text and f"peserta acara #{event.id}" in msg.text
+    await bot.press(FAC, "➡️ Lanjut")
+    mark = bot.emu.mark()
+    bot.emu.press_button(FAC, "⚡ Sekarang")
+    await bot.emu.wait_for(lambda: any("Kirim?" in m.text for m in bot.emu.bot_messages_since(mark, FAC)))
+    await bot.press(FAC, "✅ Kirim / jadwalkan")
+    await bot.deliver()
+    assert received(bot, TIMUR_CHILDREN[0], "bawa krayon") == 1
+    assert received(bot, TIMUR_CHILDREN[1], "bawa krayon") == 0

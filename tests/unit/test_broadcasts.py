@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.config import QuietHours
-from db import broadcasts, outbox
+from db import broadcasts, outbox, users
 from db.broadcasts import Audience
 from db.engine import session_factory
 from db.models import Delivery
@@ -132,3 +132,22 @@ async def test_only_author_or_staff_may_cancel(session: AsyncSession) -> None:
     assert item.id is not None
     with pytest.raises(broadcasts.NotAllowed):
         await broadcasts.cancel(session, broadcast_id=item.id, by=other)
+
+
+async def test_audience_of_one_events_sign_ups(session: AsyncSession) -> None:
+    from content.loaders import load_regions
+    from db import events
+    from db.events import EventDraft
+
+    await population(session)
+    start = NOW + timedelta(days=3)
+    draft = EventDraft(title="Diskusi", description="Ngobrol", starts_at=start, ends_at=start + timedelta(hours=2),
+                       venue="Aula", kecamatan="Balikpapan Kota", kelurahan="Damai", capacity=1)
+    event = await events.create_event(session, draft=draft, created_by=6, regions=load_regions().kecamatan, now=NOW)
+    assert event.id is not None
+    for telegram_id in (1, 3):  # one confirmed, one waitlisted
+        person = await users.get_user(session, telegram_id=telegram_id)
+        assert person is not None
+        await events.sign_up(session, event_id=event.id, user=person, now=NOW)
+    assert await broadcasts.audience_size(session, audience=Audience(event_id=event.id)) == 2
+    assert await broadcasts.audience_size(session, audience=Audience(event_id=event.id, kecamatan="Balikpapan Kota")) == 1
