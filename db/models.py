@@ -127,7 +127,11 @@ class Delivery(SQLModel, table=True):
     """
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_due", "status", "not_before"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "not_before"),
+        # Covers the indicator scans (kind, outcome, month, person) without touching the rows.
+        Index("ix_deliveries_report", "kind", "status", "sent_at", "user_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=24)
