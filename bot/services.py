@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,6 @@ class Services:
     bot_username: str = "ForumAnakBot"
     delivery: DeliveryEngine | None = None
     open_route: Callable[[str], int] | None = None  # decrypts a sealed reporter route (SPEC §4)
-    extras: dict[str, object] = field(default_factory=dict)
 
     def now(self) -> datetime:
         """Return the current UTC time from the injected clock."""
