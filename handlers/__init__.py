@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from telegram import Update
@@ -13,6 +14,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.scheduler import JobSpec
@@ -114,9 +116,13 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         deep_links={"ev_": events.open_from_link},
     )
     app.add_handler(TypeHandler(Update, load_user), group=-1)
-    # Conversations first: while one is active, its handlers see the user's messages.
-    app.add_handler(broadcast_composer.conversation())
-    app.add_handler(event_admin.conversation())
+    # Conversations first: while one is active, its handlers see the user's messages. They are
+    # keyed per user and chat on purpose (buttons are re-checked on every press), so PTB's
+    # per_message advice does not apply.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
+        app.add_handler(broadcast_composer.conversation())
+        app.add_handler(event_admin.conversation())
 
     for command in COMMANDS:
         callback = COMMAND_CALLBACKS[command.key]
