@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
-from db.models import ConsentStatus, Delivery, User
+from db.models import ConsentStatus, Delivery, Event, EventSignup, EventStatus, SignupStatus, User
 
 ALL = "ALL"
 DIMENSIONS = ("kecamatan", "kelurahan", "age_band", "gender", "role", "category")
@@ -80,6 +80,9 @@ class Period:
             first = following
 
 
+FINE = ("kecamatan", "kelurahan", "age_band", "gender", "role")
+
+
 @dataclass(frozen=True)
 class Indicator:
     """An indicator: code, plain definition, the KLA cluster it serves, how to count it.
@@ -98,6 +101,7 @@ class Indicator:
     timestamp: Callable[[], Any]
     dimensions: tuple[str, ...] = ("kecamatan", "kelurahan", "age_band", "gender", "role")
     distinct: bool = False
+    columns: Callable[[], dict[str, Any]] = lambda: {d: getattr(User, d) for d in FINE}  # noqa: E731
 
 
 def _registered() -> ColumnElement[bool]:
@@ -157,10 +161,41 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         lambda: Delivery.created_at,
     ),
+    Indicator(
+        "event_signups",
+        "Sign-ups for Forum Anak events made in the period and not cancelled (confirmed or on "
+        "the waitlist).",
+        "IV Pendidikan, Pemanfaatan Waktu Luang dan Kegiatan Budaya; Kelembagaan indicator 6",
+        "events",
+        lambda: func.count(EventSignup.id),
+        lambda p: select(EventSignup).join(User, User.id == EventSignup.user_id).where(
+            EventSignup.status != SignupStatus.CANCELLED, _between(EventSignup.created_at, p)
+        ),
+        lambda: EventSignup.created_at,
+    ),
+    Indicator(
+        "event_attendance",
+        "Check-ins at Forum Anak events in the period (one per person per event).",
+        "IV Pendidikan, Pemanfaatan Waktu Luang dan Kegiatan Budaya; Kelembagaan indicator 6",
+        "events",
+        lambda: func.count(EventSignup.id),
+        lambda p: select(EventSignup).join(User, User.id == EventSignup.user_id).where(
+            EventSignup.attended_at.is_not(None), _between(EventSignup.attended_at, p)  # type: ignore[union-attr]
+        ),
+        lambda: EventSignup.attended_at,
+    ),
+    Indicator(
+        "events_held",
+        "Forum Anak events that started in the period and were not cancelled, by their place.",
+        "Kelembagaan indicator 6 (Forum Anak at kota, kecamatan and kelurahan level)",
+        "events",
+        lambda: func.count(Event.id),
+        lambda p: select(Event).where(Event.status == EventStatus.ACTIVE, _between(Event.starts_at, p)),
+        lambda: Event.starts_at,
+        dimensions=("kecamatan", "kelurahan"),
+        columns=lambda: {"kecamatan": Event.kecamatan, "kelurahan": Event.kelurahan},
+    ),
 )
-
-
-FINE = ("kecamatan", "kelurahan", "age_band", "gender", "role")
 
 
 def _month_key(column: Any, dialect: str, tz: ZoneInfo, moment: datetime) -> Any:
@@ -177,7 +212,8 @@ async def _cells(
 ) -> list[tuple[str, tuple[str, ...], float]]:
     """One scan: counts at the finest grain (month, if asked, and every user dimension)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    dims = [getattr(User, d).label(d) for d in FINE if d in indicator.dimensions]
+    columns = indicator.columns()
+    dims = [columns[d].label(d) for d in FINE if d in indicator.dimensions]
     keys = list(dims)
     if by_month:
         keys.insert(0, _month_key(indicator.timestamp(), dialect, period.tz, period.utc_start).label("month"))

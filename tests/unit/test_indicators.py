@@ -109,7 +109,7 @@ async def test_xlsx_has_summary_groups_and_native_charts(session: AsyncSession, 
     path = tmp_path / "export.xlsx"
     write_xlsx(rows, path, min_cell=3)
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["Ringkasan", "Participation", "Broadcasts", "Siaran", "Grafik"]
+    assert book.sheetnames == ["Ringkasan", "Participation", "Broadcasts", "Events", "Siaran", "Grafik"]
     summary = {row[0].value: row[3].value for row in book["Ringkasan"].iter_rows(min_row=6) if row[0].value}
     assert summary["users_registered"] == 5 and summary["broadcast_delivered"] == "<3"
     participation = list(book["Participation"].iter_rows(values_only=True))
@@ -139,3 +139,44 @@ async def test_xlsx_lists_each_broadcast_with_its_figures(session: AsyncSession,
     write_xlsx(await compute(session, period=period), path, broadcast_runs=runs)
     sheet = list(openpyxl.load_workbook(path)["Siaran"].iter_rows(values_only=True))
     assert sheet[1][:8] == (run_id, "2026-11-15 04:00", 5, 4, 0, 0, 1, 0)
+
+
+async def test_event_indicators(session: AsyncSession) -> None:
+    from datetime import timedelta
+
+    from content.loaders import load_regions
+    from db import events, users
+    from db.events import EventDraft
+
+    await data(session)
+    regions = load_regions().kecamatan
+    start = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+    def draft(title: str, kecamatan: str, kelurahan: str) -> EventDraft:
+        return EventDraft(title=title, description="x", starts_at=start, ends_at=start + timedelta(hours=2),
+                          venue="Aula", kecamatan=kecamatan, kelurahan=kelurahan, capacity=10)
+
+    manager = await make_user(session, 50, role="staff", now=NOV_15)
+    held = await events.create_event(session, draft=draft("Diskusi", "Balikpapan Kota", "Damai"), created_by=50,
+                                     regions=regions, now=NOV_15)
+    dropped = await events.create_event(session, draft=draft("Batal", "Balikpapan Timur", "Manggar"), created_by=50,
+                                        regions=regions, now=NOV_15)
+    assert held.id is not None and dropped.id is not None
+    people = [await users.get_user(session, telegram_id=uid) for uid in (2, 3, 4)]
+    for person in people:
+        assert person is not None
+        await events.sign_up(session, event_id=held.id, user=person, now=NOV_15)
+    assert people[2] is not None and people[0] is not None
+    await events.cancel_signup(session, event_id=held.id, user=people[2], now=NOV_15)
+    await events.check_in(session, code=held.checkin_code, user=people[0], now=start)
+    await events.cancel_event(session, event_id=dropped.id, by=manager, now=NOV_15)
+
+    rows = await compute(session, period=Period(date(2026, 11, 1), date(2026, 11, 30), WITA))
+    nov = (date(2026, 11, 1), date(2026, 11, 30))
+    assert value(rows, "event_signups", *nov) == 2
+    assert value(rows, "event_signups", *nov, kecamatan="Balikpapan Kota") == 2
+    assert value(rows, "event_attendance", *nov) == 1
+    held_rows = [r for r in rows if r.indicator == "events_held" and (r.period_start, r.period_end) == nov]
+    total = next(r for r in held_rows if r.values["kecamatan"] == "ALL")
+    assert total.value == 1 and total.values["age_band"] == "" and total.values["gender"] == ""
+    assert next(r for r in held_rows if r.values["kecamatan"] == "Balikpapan Kota").value == 1
