@@ -14,9 +14,10 @@ from bot.context import BotContext
 from bot.ical import event_calendar
 from bot.services import Services
 from db import events, outbox
+from db.broadcasts import quiet_end
 from db.errors import DomainError
 from db.events import SignUpResult
-from db.models import Event, EventSignup, SignupStatus, User
+from db.models import Event, EventSignup, Role, SignupStatus, User
 from db.users import is_pending_child, is_registered
 from handlers.callbacks import BadCallback, decode, encode
 from handlers.common import Button, answer_query, command_args, keyboard, refuse, respond
@@ -48,7 +49,7 @@ def event_values(services: Services, event: Event, now: datetime) -> dict[str, A
 
 def notices(
     services: Services, people: Iterable[User], name: str, *, event: Event, kind: str, now: datetime,
-    dedupe: str | None = None,
+    dedupe: str | None = None, not_before: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Build outbox rows telling people about an event, each in their own language."""
     assert event.id is not None
@@ -59,7 +60,7 @@ def notices(
         markup = keyboard([[(label, encode("ev", "open", event.id))]]).to_dict()
         rows.append(outbox.new_row(
             kind=kind, text=text, now=now, chat_id=person.telegram_id, user_id=person.id, reply_markup=markup,
-            source_id=event.id, dedupe_key=f"{dedupe}:{person.id}" if dedupe else None,
+            source_id=event.id, dedupe_key=f"{dedupe}:{person.id}" if dedupe else None, not_before=not_before,
         ))
     return rows
 
@@ -253,10 +254,14 @@ async def send_due_reminders(services: Services, *, now: datetime) -> int:
     async with services.db() as session:
         due = await events.claim_due_reminders(session, now=now)
         rows = []
+        quiet_until = quiet_end(now, services.settings.quiet_hours, services.settings.tz)
         for item in due:
             stamp = int(item.event.starts_at.timestamp())
+            # Children are not woken during quiet hours, unless the event starts before they end.
+            hold = quiet_until if quiet_until and item.user.role == Role.CHILD and quiet_until < item.event.starts_at else None
             rows += notices(services, [item.user], f"events/reminder_{item.kind}", event=item.event,
-                            kind="event_reminder", now=now, dedupe=f"ev:rem:{item.kind}:{item.signup_id}:{stamp}")
+                            kind="event_reminder", now=now, dedupe=f"ev:rem:{item.kind}:{item.signup_id}:{stamp}",
+                            not_before=hold)
         await outbox.enqueue(session, rows)
     if rows:
         logger.info("queued %d event reminder(s)", len(rows))

@@ -282,3 +282,24 @@ async def test_erasing_an_account_gives_its_place_to_the_waitlist(bot: BotHarnes
         assert event.id is not None
         refreshed = await events.get_event(session, event_id=event.id)
     assert refreshed is not None and refreshed.confirmed_count == 1
+
+
+async def test_reminders_to_children_wait_for_the_end_of_quiet_hours(bot: BotHarness) -> None:
+    early = datetime(2026, 11, 26, 0, 0, tzinfo=UTC)  # Thursday 08:00 WITA
+    await bot.user(FAC, role="facilitator")
+    draft = EventDraft(title="Senam Pagi", description="Di lapangan", starts_at=early, ends_at=early + timedelta(hours=1),
+                       venue="Lapangan Merdeka", kecamatan="Balikpapan Kota", kelurahan="Damai", capacity=5)
+    async with bot.services.db() as session:
+        event = await events.create_event(session, draft=draft, created_by=FAC, regions=load_regions().kecamatan,
+                                           now=bot.clock.now())
+    await bot.user(KIDS[0])
+    await bot.send(KIDS[0], f"/start ev_{event.id}")
+    await bot.press(KIDS[0], "✅ Daftar")
+    bot.clock.set(early - timedelta(hours=2, minutes=30))  # 05:30 WITA, inside 21:00-06:00
+    assert await send_due_reminders(bot.services, now=bot.clock.now()) == 1
+    before = got(bot, KIDS[0], "Senam Pagi")
+    await bot.deliver()
+    assert got(bot, KIDS[0], "Senam Pagi") == before  # held
+    bot.clock.set(early - timedelta(hours=2))  # 06:00 WITA
+    await bot.deliver()
+    assert got(bot, KIDS[0], "Senam Pagi") == before + 1
