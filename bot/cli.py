@@ -153,7 +153,8 @@ def content_check() -> None:
     click.echo(
         f"content OK: {summary.templates} templates and {summary.strings} strings in 2 languages, "
         f"{summary.kecamatan} kecamatan, {summary.kelurahan} kelurahan, "
-        f"{summary.help_services} help services"
+        f"{summary.help_services} help services, "
+        f"{summary.quiz_questions} quiz questions in {summary.quiz_topics} topics"
     )
 
 

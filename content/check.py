@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from content.loaders import CONTENT_DIR, LOCALES, ContentError, load_help_services, load_regions
+from content.quizzes import load_quiz_bank
 from content.render import Renderer
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -36,6 +37,8 @@ class ContentSummary:
     kecamatan: int
     kelurahan: int
     help_services: int
+    quiz_topics: int = 0
+    quiz_questions: int = 0
 
 
 def _telegram_html_problem(text: str) -> str | None:
@@ -54,6 +57,7 @@ def check_content(root: Path = CONTENT_DIR) -> ContentSummary:
     """Validate every content file under `root`; raise ContentError naming the first problem."""
     regions = load_regions(root / "regions" / "balikpapan.yaml")
     services = load_help_services(root / "help" / "services.yaml")
+    bank = load_quiz_bank(root / "quizzes")
     renderer = Renderer(
         tz=ZoneInfo("Asia/Makassar"),
         templates_dir=root / "templates",
@@ -91,6 +95,8 @@ def check_content(root: Path = CONTENT_DIR) -> ContentSummary:
         kecamatan=len(regions.kecamatan),
         kelurahan=sum(len(v) for v in regions.kecamatan.values()),
         help_services=len(services),
+        quiz_topics=len(bank.topics),
+        quiz_questions=len(bank.questions),
     )
 
 

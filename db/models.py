@@ -257,3 +257,56 @@ class EventSignup(SQLModel, table=True):
     # reminder goes out once per start time (again only if the event is moved).
     reminded_24h_for: datetime | None = Field(default=None, sa_column=_dt())
     reminded_2h_for: datetime | None = Field(default=None, sa_column=_dt())
+
+
+class QuizStatus(enum.StrEnum):
+    """Where one quiz attempt stands."""
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"  # the player chose to start again
+
+
+class QuizAttempt(SQLModel, table=True):
+    """One quiz a registered player started: its questions in order, score once completed.
+
+    Guests (unregistered users, pending children) never get a row (SPEC §1). Kelurahan, age
+    band and gender come through `user_id`; the row is erased with the account.
+    """
+
+    __tablename__ = "quiz_attempts"
+    __table_args__ = (
+        Index("ix_quiz_attempts_user", "user_id", "status"),
+        Index("ix_quiz_attempts_completed", "status", "completed_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    topic: str = Field(max_length=20)  # a topic key of the bank, or "mixed"
+    question_ids: str = Field(max_length=400)  # comma-separated, in the order they are asked
+    total: int
+    score: int = Field(default=0)  # correct answers, counted as they arrive
+    status: str = Field(default=QuizStatus.ACTIVE, max_length=12)
+    started_at: datetime = Field(sa_column=_dt(nullable=False))
+    completed_at: datetime | None = Field(default=None, sa_column=_dt())
+
+
+class QuizAnswer(SQLModel, table=True):
+    """One answer to one question of an attempt; unique, so a second press never counts."""
+
+    __tablename__ = "quiz_answers"
+    __table_args__ = (
+        UniqueConstraint("attempt_id", "question_id"),
+        Index("ix_quiz_answers_question", "question_id", "correct"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    attempt_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("quiz_attempts.id", ondelete="CASCADE"), nullable=False)
+    )
+    question_id: str = Field(max_length=24)
+    option: int
+    correct: bool
+    answered_at: datetime = Field(sa_column=_dt(nullable=False))

@@ -18,6 +18,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.context import BotContext
 from bot.scheduler import JobSpec
+from content.quizzes import load_quiz_bank
 from db import users
 from handlers import (
     basics,
@@ -31,6 +32,8 @@ from handlers import (
     menu,
     onboarding,
     privacy,
+    quiz_stats,
+    quizzes,
     roles,
 )
 from handlers.callbacks import pattern
@@ -60,6 +63,8 @@ COMMAND_CALLBACKS: dict[str, HandlerFn] = {
     "checkin": events.checkin_command,
     "newevent": event_admin.start_new,
     "attendees": event_admin.attendees_command,
+    "quiz": quizzes.quiz_command,
+    "quizstats": quiz_stats.quiz_stats_command,
 }
 
 GUARDS = {Audience.FACILITATOR: FACILITATOR_ROLES, Audience.STAFF: STAFF_ROLES, Audience.ADMIN: ADMIN_ROLES}
@@ -74,6 +79,7 @@ MENU_ITEMS = (
     MenuItem("events", Audience.REGISTERED, events.events_command),
     MenuItem("myevents", Audience.REGISTERED, events.my_events_command),
     MenuItem("attendees", Audience.FACILITATOR, event_admin.attendees_command),
+    MenuItem("quiz", Audience.ANYONE, quizzes.quiz_command, for_guests=True),
 )
 
 # Callback features: prefix -> handler. Anything else is a stale or foreign button.
@@ -87,6 +93,7 @@ BUTTONS: dict[str, HandlerFn] = {
     "ex": only_for(STAFF_ROLES, indicators.on_button),
     "ev": events.on_button,
     "eva": only_for(FACILITATOR_ROLES, event_admin.on_button),
+    "qz": quizzes.on_button,
 }
 
 
@@ -113,8 +120,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Attach every handler to the Application, in order."""
     app.bot_data[menu.ROUTES_KEY] = Routes(
         items={item.key: item for item in MENU_ITEMS},
-        deep_links={"ev_": events.open_from_link},
+        deep_links={"ev_": events.open_from_link, "kuis": quizzes.quiz_command},
     )
+    # A broken quiz bank stops start-up with a message naming the file, question and problem.
+    app.bot_data[quizzes.BANK_KEY] = load_quiz_bank()
     app.add_handler(TypeHandler(Update, load_user), group=-1)
     # Conversations first: while one is active, its handlers see the user's messages. They are
     # keyed per user and chat on purpose (buttons are re-checked on every press), so PTB's

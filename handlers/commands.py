@@ -60,6 +60,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("checkin", "hadir", "checkin", Audience.REGISTERED),
     Command("newevent", "acara_baru", "newevent", Audience.FACILITATOR),
     Command("attendees", "peserta", "attendees", Audience.FACILITATOR),
+    Command("quiz", "kuis", "quiz", Audience.REGISTERED),
+    Command("quizstats", "kuis_statistik", "quizstats", Audience.FACILITATOR),
     Command("invite", "undang", "invite", Audience.ADMIN),
 )
 
