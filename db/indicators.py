@@ -14,11 +14,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
-from db.models import ConsentStatus, Delivery, Event, EventSignup, EventStatus, SignupStatus, User
+from db.models import (
+    ConsentStatus,
+    Delivery,
+    Event,
+    EventSignup,
+    EventStatus,
+    QuizAnswer,
+    QuizAttempt,
+    QuizStatus,
+    SignupStatus,
+    User,
+)
 
 ALL = "ALL"
 DIMENSIONS = ("kecamatan", "kelurahan", "age_band", "gender", "role", "category")
@@ -45,6 +56,7 @@ class Row:
     values: dict[str, str]  # dimension -> value, ALL, or "" when not applicable
     value: float
     is_count: bool = True
+    base: float | None = None  # for a rate: how many it was computed from (small-cell rule)
 
     def as_csv(self) -> list[str]:
         """The row in HEADER order (value formatted, no suppression)."""
@@ -101,6 +113,7 @@ class Indicator:
     timestamp: Callable[[], Any]
     dimensions: tuple[str, ...] = ("kecamatan", "kelurahan", "age_band", "gender", "role")
     distinct: bool = False
+    denominator: Callable[[], ColumnElement[Any]] | None = None  # set for rates (percent)
     columns: Callable[[], dict[str, Any]] = lambda: {d: getattr(User, d) for d in FINE}  # noqa: E731
 
 
@@ -162,6 +175,41 @@ INDICATORS: tuple[Indicator, ...] = (
         lambda: Delivery.created_at,
     ),
     Indicator(
+        "quiz_participants",
+        "Registered people who started at least one child-rights quiz in the period (each once).",
+        "I Hak Sipil dan Kebebasan (information for children; supports indicator 5, ILA)",
+        "quizzes",
+        lambda: func.count(func.distinct(QuizAttempt.user_id)),
+        lambda p: select(QuizAttempt).join(User, User.id == QuizAttempt.user_id).where(
+            _between(QuizAttempt.started_at, p)
+        ),
+        lambda: QuizAttempt.started_at,
+        distinct=True,
+    ),
+    Indicator(
+        "quiz_completed",
+        "Quizzes played to the end in the period.",
+        "I Hak Sipil dan Kebebasan (supports indicator 5, ILA)",
+        "quizzes",
+        lambda: func.count(QuizAttempt.id),
+        lambda p: select(QuizAttempt).join(User, User.id == QuizAttempt.user_id).where(
+            QuizAttempt.status == QuizStatus.COMPLETED, _between(QuizAttempt.completed_at, p)
+        ),
+        lambda: QuizAttempt.completed_at,
+    ),
+    Indicator(
+        "quiz_correct_rate",
+        "Share of quiz answers given in the period that were right, in percent (hidden when "
+        "computed from fewer answers than the small-cell limit).",
+        "I Hak Sipil dan Kebebasan (supports indicator 5, ILA)",
+        "quizzes",
+        lambda: func.sum(case((QuizAnswer.correct.is_(True), 1), else_=0)),  # type: ignore[attr-defined]
+        lambda p: select(QuizAnswer).join(QuizAttempt, QuizAttempt.id == QuizAnswer.attempt_id)
+        .join(User, User.id == QuizAttempt.user_id).where(_between(QuizAnswer.answered_at, p)),
+        lambda: QuizAnswer.answered_at,
+        denominator=lambda: func.count(QuizAnswer.id),
+    ),
+    Indicator(
         "event_signups",
         "Sign-ups for Forum Anak events made in the period and not cancelled (confirmed or on "
         "the waitlist).",
@@ -207,9 +255,10 @@ def _month_key(column: Any, dialect: str, tz: ZoneInfo, moment: datetime) -> Any
     return func.strftime("%Y-%m", func.datetime(column, f"{int(offset.total_seconds() // 60):+d} minutes"))
 
 
-async def _cells(
-    session: AsyncSession, indicator: Indicator, period: Period, *, by_month: bool
-) -> list[tuple[str, tuple[str, ...], float]]:
+Cell = tuple[str, tuple[str, ...], tuple[float, float]]  # (month, dimension values, (value, base))
+
+
+async def _cells(session: AsyncSession, indicator: Indicator, period: Period, *, by_month: bool) -> list[Cell]:
     """One scan: counts at the finest grain (month, if asked, and every user dimension)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     columns = indicator.columns()
@@ -217,11 +266,15 @@ async def _cells(
     keys = list(dims)
     if by_month:
         keys.insert(0, _month_key(indicator.timestamp(), dialect, period.tz, period.utc_start).label("month"))
-    statement = indicator.source(period).with_only_columns(*keys, indicator.count().label("value")).group_by(*keys)
+    measures = [indicator.count().label("value")]
+    if indicator.denominator is not None:
+        measures.append(indicator.denominator().label("base"))
+    statement = indicator.source(period).with_only_columns(*keys, *measures).group_by(*keys)
     result = []
     for record in (await session.execute(statement)).mappings():
         values = tuple("-" if record[d] is None else str(record[d]) for d in FINE if d in indicator.dimensions)
-        result.append((str(record["month"]) if by_month else "", values, float(record["value"] or 0)))
+        base = float(record["base"] or 0) if indicator.denominator is not None else 0.0
+        result.append((str(record["month"]) if by_month else "", values, (float(record["value"] or 0), base)))
     return result
 
 
@@ -238,7 +291,7 @@ async def compute(
     for indicator in indicators:
         monthly = await _cells(session, indicator, period, by_month=True)
         whole = await _cells(session, indicator, period, by_month=False) if indicator.distinct else [
-            ("", values, value) for _, values, value in monthly
+            ("", values, measures) for _, values, measures in monthly
         ]
         rows += _rollup(indicator, period, whole)
         if len(months) > 1:
@@ -248,23 +301,29 @@ async def compute(
     return rows
 
 
-def _rollup(indicator: Indicator, period: Period, cells: Sequence[tuple[str, tuple[str, ...], float]]) -> list[Row]:
+def _rollup(indicator: Indicator, period: Period, cells: Sequence[Cell]) -> list[Row]:
     present = [d for d in FINE if d in indicator.dimensions]
     rows = []
     for grouping in GROUPING_SETS:
         if any(d not in indicator.dimensions for d in grouping):
             continue
         positions = [present.index(d) for d in grouping]
-        sums: dict[tuple[str, ...], float] = {}
-        for _, values, value in cells:
+        sums: dict[tuple[str, ...], tuple[float, float]] = {}
+        for _, values, (value, base) in cells:
             key = tuple(values[i] for i in positions)
-            sums[key] = sums.get(key, 0.0) + value
+            total, total_base = sums.get(key, (0.0, 0.0))
+            sums[key] = (total + value, total_base + base)
         if not grouping:
-            sums.setdefault((), 0.0)  # the total is written even when it is zero
+            sums.setdefault((), (0.0, 0.0))  # the total is written even when it is zero
         for key in sorted(sums):
             labels = {d: (ALL if d in indicator.dimensions else "") for d in DIMENSIONS}
             labels.update(zip(grouping, key, strict=True))
-            rows.append(Row(indicator.code, period.start, period.end, labels, sums[key]))
+            value, base = sums[key]
+            if indicator.denominator is None:
+                rows.append(Row(indicator.code, period.start, period.end, labels, value))
+            else:  # a rate: sums of numerator and denominator, divided at the end
+                rate = 100.0 * value / base if base else 0.0
+                rows.append(Row(indicator.code, period.start, period.end, labels, rate, is_count=False, base=base))
     return rows
 
 
@@ -273,7 +332,8 @@ def suppress_small_cells(rows: Sequence[Row], min_cell: int) -> list[list[str]]:
     out = []
     for row in rows:
         cells = row.as_csv()
-        if min_cell > 0 and row.is_count and 0 < row.value < min_cell:
+        small = row.value if row.is_count else (row.base or 0)
+        if min_cell > 0 and 0 < small < min_cell:  # a rate of too few answers is hidden too
             cells[-1] = f"<{min_cell}"
         out.append(cells)
     return out

@@ -109,7 +109,7 @@ async def test_xlsx_has_summary_groups_and_native_charts(session: AsyncSession, 
     path = tmp_path / "export.xlsx"
     write_xlsx(rows, path, min_cell=3)
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["Ringkasan", "Participation", "Broadcasts", "Events", "Siaran", "Grafik"]
+    assert book.sheetnames == ["Ringkasan", "Participation", "Broadcasts", "Quizzes", "Events", "Siaran", "Grafik"]
     summary = {row[0].value: row[3].value for row in book["Ringkasan"].iter_rows(min_row=6) if row[0].value}
     assert summary["users_registered"] == 5 and summary["broadcast_delivered"] == "<3"
     participation = list(book["Participation"].iter_rows(values_only=True))
@@ -180,3 +180,46 @@ async def test_event_indicators(session: AsyncSession) -> None:
     total = next(r for r in held_rows if r.values["kecamatan"] == "ALL")
     assert total.value == 1 and total.values["age_band"] == "" and total.values["gender"] == ""
     assert next(r for r in held_rows if r.values["kecamatan"] == "Balikpapan Kota").value == 1
+
+
+async def test_quiz_indicators(session: AsyncSession, tmp_path: Path) -> None:
+    from db.models import QuizAnswer, QuizAttempt
+
+    await data(session)
+    two = await users_by_telegram(session, 2)
+    three = await users_by_telegram(session, 3)
+    done = QuizAttempt(user_id=two, topic="kha", question_ids="kha-01,kha-02,kha-03", total=3, score=2,
+                       status="completed", started_at=NOV_15, completed_at=NOV_15)
+    again = QuizAttempt(user_id=two, topic="ktr", question_ids="ktr-01", total=1, score=0, status="active", started_at=NOV_15)
+    open_one = QuizAttempt(user_id=three, topic="kla", question_ids="kla-01,kla-02", total=2, score=0, status="active",
+                           started_at=NOV_15)
+    session.add_all([done, again, open_one])
+    await session.flush()
+    answers = [(done, "kha-01", True), (done, "kha-02", True), (done, "kha-03", False),
+               (open_one, "kla-01", False), (open_one, "kla-02", False)]
+    session.add_all([QuizAnswer(attempt_id=a.id, question_id=q, option=0, correct=c, answered_at=NOV_15)
+                     for a, q, c in answers])
+    await session.flush()
+    rows = await compute(session, period=Period(date(2026, 11, 1), date(2026, 11, 30), WITA))
+    nov = (date(2026, 11, 1), date(2026, 11, 30))
+    assert value(rows, "quiz_participants", *nov) == 2  # user 2 played twice, counted once
+    assert value(rows, "quiz_completed", *nov) == 1
+    assert value(rows, "quiz_correct_rate", *nov) == 40.0  # 2 right of 5 answers
+    assert value(rows, "quiz_correct_rate", *nov, kecamatan="Balikpapan Kota") == 40.0
+    path = tmp_path / "quiz.csv"
+    write_csv(rows, path, min_cell=5)
+    table = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    rate = next(r for r in table if r[0] == "quiz_correct_rate" and r[3] == "ALL" and r[5] == "ALL")
+    assert rate[-1] == "40.00"
+    write_csv(rows, path, min_cell=6)  # five answers are now too few to publish a rate
+    table = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    rate = next(r for r in table if r[0] == "quiz_correct_rate" and r[3] == "ALL" and r[5] == "ALL")
+    assert rate[-1] == "<6"
+
+
+async def users_by_telegram(session: AsyncSession, telegram_id: int) -> int:
+    from db import users
+
+    user = await users.get_user(session, telegram_id=telegram_id)
+    assert user is not None and user.id is not None
+    return user.id
