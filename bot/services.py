@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from content.loaders import HelpService, Regions, load_help_services, load_regions
 from content.render import Renderer
+from db.crypto import route_opener
 from db.engine import SessionScope, make_engine, session_factory
 from db.types import utcnow
 
@@ -67,4 +68,6 @@ def build_services(
         regions=regions,
         help_services=help_services,
         clock=clock,
+        # Reporters' reply routes open only in memory, at delivery (SPEC §4; db/crypto.py).
+        open_route=route_opener(settings.SECRET_KEY) if settings.SECRET_KEY else None,
     )

@@ -310,3 +310,74 @@ class QuizAnswer(SQLModel, table=True):
     option: int
     correct: bool
     answered_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class ReportStatus(enum.StrEnum):
+    """Where an anonymous report stands (SPEC §4)."""
+
+    NEW = "new"  # nobody on the staff has acted yet
+    OPEN = "open"  # acknowledged, being handled
+    CLOSED = "closed"
+
+
+class Report(SQLModel, table=True):
+    """An anonymous report (a case). No column names, points to or hashes the reporter (SPEC §4).
+
+    `reply_route` is the reporter's chat sealed with a key derived from SECRET_KEY (db/crypto.py),
+    present only when the reporter asked for follow-up; it is opened in memory to deliver.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_open", "status", "urgent", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(9), unique=True, nullable=False))
+    category: str = Field(max_length=24)
+    reporter_kind: str = Field(max_length=12)
+    urgent: bool = Field(default=False)
+    kecamatan: str | None = Field(default=None, max_length=40)
+    kelurahan: str | None = Field(default=None, max_length=40)
+    place: str = Field(max_length=12)
+    happened: str = Field(max_length=12)
+    description: str = Field(max_length=2000)
+    language: str = Field(max_length=2)
+    follow_up: bool = Field(default=False)
+    reply_route: str | None = Field(default=None, max_length=200)
+    status: str = Field(default=ReportStatus.NEW, max_length=8)
+    outcome: str | None = Field(default=None, max_length=12)
+    referred_to: str | None = Field(default=None, max_length=12)
+    assigned_to: int | None = Field(default=None, sa_column=Column(BigInteger))  # a staff member's Telegram id
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    acknowledged_at: datetime | None = Field(default=None, sa_column=_dt())
+    first_response_at: datetime | None = Field(default=None, sa_column=_dt())
+    closed_at: datetime | None = Field(default=None, sa_column=_dt())
+    last_alerted_at: datetime | None = Field(default=None, sa_column=_dt())
+
+
+class ReportEvidence(SQLModel, table=True):
+    """A photo or screenshot sent with a report: Telegram's file id only, never the file."""
+
+    __tablename__ = "report_evidence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    file_id: str = Field(max_length=200)
+    kind: str = Field(default="photo", max_length=12)
+
+
+class ReportMessage(SQLModel, table=True):
+    """A message on a case: staff to reporter, reporter to staff, or a staff-only note."""
+
+    __tablename__ = "report_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    kind: str = Field(max_length=10)  # staff | reporter | note
+    staff_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))  # staff author only
+    text: str = Field(max_length=2000)
+    created_at: datetime = Field(sa_column=_dt(nullable=False))
+    undelivered_told_at: datetime | None = Field(default=None, sa_column=_dt())

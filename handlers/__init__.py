@@ -24,7 +24,10 @@ from handlers import (
     basics,
     broadcast_composer,
     broadcasts,
+    case_notes,
+    cases,
     consent,
+    crisis,
     errors,
     event_admin,
     events,
@@ -34,6 +37,8 @@ from handlers import (
     privacy,
     quiz_stats,
     quizzes,
+    report_flow,
+    report_status,
     roles,
 )
 from handlers.callbacks import pattern
@@ -65,17 +70,23 @@ COMMAND_CALLBACKS: dict[str, HandlerFn] = {
     "attendees": event_admin.attendees_command,
     "quiz": quizzes.quiz_command,
     "quizstats": quiz_stats.quiz_stats_command,
+    # Private /lapor is taken by the report conversation first; what reaches here is a group.
+    "report": report_flow.report_in_private_only,
+    "status": report_status.status_command,
+    "cases": cases.cases_command,
 }
 
 GUARDS = {Audience.FACILITATOR: FACILITATOR_ROLES, Audience.STAFF: STAFF_ROLES, Audience.ADMIN: ADMIN_ROLES}
 
 MENU_ITEMS = (
+    MenuItem("report", Audience.ANYONE, report_flow.start_report, for_guests=True),
     MenuItem("help", Audience.ANYONE, basics.help_command, for_guests=True),
     MenuItem("language", Audience.ANYONE, basics.language_command, for_guests=True),
     MenuItem("privacy", Audience.ANYONE, privacy.privacy_command, for_guests=True),
     MenuItem("broadcast", Audience.FACILITATOR, broadcasts.broadcast_command),
     MenuItem("export", Audience.STAFF, indicators.export_command),
     MenuItem("stats", Audience.STAFF, indicators.stats_command),
+    MenuItem("cases", Audience.STAFF, cases.cases_command),
     MenuItem("events", Audience.REGISTERED, events.events_command),
     MenuItem("myevents", Audience.REGISTERED, events.my_events_command),
     MenuItem("attendees", Audience.FACILITATOR, event_admin.attendees_command),
@@ -94,6 +105,7 @@ BUTTONS: dict[str, HandlerFn] = {
     "ev": events.on_button,
     "eva": only_for(FACILITATOR_ROLES, event_admin.on_button),
     "qz": quizzes.on_button,
+    "case": only_for(STAFF_ROLES, cases.on_button),
 }
 
 
@@ -101,6 +113,8 @@ BUTTONS: dict[str, HandlerFn] = {
 JOBS: list[JobSpec] = [
     JobSpec("broadcasts.fire_due", broadcasts.fire_job, interval=30),
     JobSpec("events.reminders", events.reminder_job, interval=60),
+    JobSpec("reports.realert_urgent", cases.realert_job, interval=60),
+    JobSpec("reports.undelivered", cases.undelivered_job, interval=60),
 ]
 
 
@@ -120,10 +134,12 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """Attach every handler to the Application, in order."""
     app.bot_data[menu.ROUTES_KEY] = Routes(
         items={item.key: item for item in MENU_ITEMS},
-        deep_links={"ev_": events.open_from_link, "kuis": quizzes.quiz_command},
+        deep_links={"ev_": events.open_from_link, "kuis": quizzes.quiz_command,
+                    "lapor": report_flow.start_report},
     )
     # A broken quiz bank stops start-up with a message naming the file, question and problem.
     app.bot_data[quizzes.BANK_KEY] = load_quiz_bank()
+    app.add_handler(crisis.handler(), group=crisis.GROUP)  # sees every private text, stops none
     app.add_handler(TypeHandler(Update, load_user), group=-1)
     # Conversations first: while one is active, its handlers see the user's messages. They are
     # keyed per user and chat on purpose (buttons are re-checked on every press), so PTB's
@@ -132,6 +148,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
         app.add_handler(broadcast_composer.conversation())
         app.add_handler(event_admin.conversation())
+        app.add_handler(case_notes.conversation())
+        app.add_handler(report_status.conversation())
+        app.add_handler(report_flow.conversation())
 
     for command in COMMANDS:
         callback = COMMAND_CALLBACKS[command.key]

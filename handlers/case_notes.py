@@ -1,0 +1,124 @@
+"""Staff write on a case: a message to the reporter (anonymous both ways) or an internal note.
+
+Pressed on the card in the staff group, the prompt goes to the staff member's private chat, so
+the text is typed there (group privacy mode would hide it, and others need not watch). The
+conversation is keyed by the staff member only (per_chat=False) for exactly that reason. The
+reply leaves through the outbox with the sealed route; the bot sends it, never the staff account.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.error import Forbidden
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import BotContext
+from db import outbox, reports
+from db.errors import DomainError
+from handlers.callbacks import decode
+from handlers.common import STAFF_ROLES, answer_query, has_role, only_for, refuse, respond
+
+WRITING = 0
+PENDING_KEY = "case_write"
+
+
+def _data(context: BotContext) -> dict[Any, Any]:
+    return context.user_data if context.user_data is not None else {}
+
+
+def _prompt(context: BotContext, code: str, note: bool, problem: bool = False) -> str:
+    return context.render("cases/write_prompt", code=code, note=note, limit=reports.MESSAGE_MAX, problem=problem)
+
+
+async def start_write(update: Update, context: BotContext) -> int:
+    """Ask for the text of a reply or a note; in the group, ask in the private chat instead."""
+    assert update.callback_query is not None and update.effective_user is not None
+    press = decode(update.callback_query.data)
+    note = press.action == "note"
+    try:
+        async with context.db() as session:
+            report = (await reports.get_case(session, report_id=press.int_arg(0))).report
+        if report.status == "closed":
+            raise reports.ReportClosed()
+        if not note and not report.follow_up:
+            raise reports.NoFollowUp()
+    except DomainError as exc:
+        await refuse(update, context, exc.code)
+        return ConversationHandler.END
+    _data(context)[PENDING_KEY] = (report.id, note, report.code)
+    chat = update.effective_chat
+    if chat is not None and chat.type == "private":
+        await respond(update, context, _prompt(context, report.code, note), edit=False)
+        return WRITING
+    try:
+        await context.bot.send_message(update.effective_user.id, _prompt(context, report.code, note))
+    except Forbidden:  # the staff member never opened a private chat with the bot
+        _data(context).pop(PENDING_KEY, None)
+        await answer_query(update, context, context.text("case.open_private"), alert=True)
+        return ConversationHandler.END
+    await answer_query(update, context, context.text("case.check_private"), alert=True)
+    return WRITING
+
+
+async def got_text(update: Update, context: BotContext) -> int:
+    """Save the note, or save the reply and queue it for the reporter through the sealed route."""
+    message = update.effective_message
+    assert message is not None and message.text is not None and context.user is not None
+    pending = _data(context).get(PENDING_KEY)
+    if pending is None or not has_role(context, STAFF_ROLES):  # the role is re-checked at every step
+        _data(context).pop(PENDING_KEY, None)
+        await refuse(update, context, "not_allowed")
+        return ConversationHandler.END
+    report_id, note, code = pending
+    text, now, services = message.text.strip(), context.now(), context.services
+    if not text or len(text) > reports.MESSAGE_MAX:
+        await respond(update, context, _prompt(context, code, note, problem=True))
+        return WRITING
+    try:
+        async with context.db() as session:
+            report, saved = await reports.add_staff_message(
+                session, report_id=report_id, staff_id=context.user.telegram_id, text=text, note=note, now=now
+            )
+            if not note:
+                body = services.renderer.render(report.language, "reports/staff_message", code=report.code, text=text)
+                await outbox.enqueue(session, [outbox.new_row(
+                    kind="case_reply", text=body, now=now, sealed_route=report.reply_route,
+                    source_id=saved.id, dedupe_key=f"case_reply:{saved.id}",
+                )])
+    except DomainError as exc:
+        _data(context).pop(PENDING_KEY, None)
+        await refuse(update, context, exc.code)
+        return ConversationHandler.END
+    _data(context).pop(PENDING_KEY, None)
+    services.wake_delivery()
+    await respond(update, context, context.render("cases/written", code=report.code, note=note))
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """Drop the message being written."""
+    _data(context).pop(PENDING_KEY, None)
+    await respond(update, context, context.render("cases/write_cancelled"))
+    return ConversationHandler.END
+
+
+def conversation() -> ConversationHandler[BotContext]:
+    """Staff writing on a case, keyed per staff member across chats (per_chat=False)."""
+    return ConversationHandler(
+        entry_points=[CallbackQueryHandler(only_for(STAFF_ROLES, start_write), pattern=r"^case:(reply|note):\d+$")],
+        states={WRITING: [MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, got_text)]},
+        fallbacks=[CommandHandler(["batal", "cancel"], cancel)],
+        per_chat=False,
+        allow_reentry=True,
+        conversation_timeout=1800,
+        name="case_write",
+    )
+

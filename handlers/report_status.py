@@ -1,0 +1,152 @@
+"""`/status CODE` (`/check`): a report's status and staff messages, and the reporter's answer.
+
+The code is the only key: whoever holds it may read the case's messages (never staff notes)
+and, if the reporter chose follow-up, answer. Wrong codes are counted per person per hour
+(keyed HMAC, in memory) so codes cannot be guessed in bulk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.context import BotContext
+from db import crypto, outbox, reports
+from db.errors import DomainError
+from handlers.callbacks import decode, encode
+from handlers.cases import staff_notice_row
+from handlers.common import command_args, keyboard, refuse, respond
+from handlers.report_flow import report_in_private_only, secret_of
+
+ANSWERING = 0
+ANSWER_KEY = "report_answer"
+LIMIT_KEY = "status_limit"
+WRONG_CODES_PER_HOUR = 5
+
+
+def _limit(context: BotContext) -> reports.HourlyLimit:
+    limit: reports.HourlyLimit | None = context.application.bot_data.get(LIMIT_KEY)
+    if limit is None:
+        limit = reports.HourlyLimit(secret=secret_of(context), purpose=crypto.RATE_PURPOSE + ":status",
+                                    limit=WRONG_CODES_PER_HOUR)
+        context.application.bot_data[LIMIT_KEY] = limit
+    return limit
+
+
+def _data(context: BotContext) -> dict[Any, Any]:
+    return context.user_data if context.user_data is not None else {}
+
+
+async def _open(update: Update, context: BotContext, code: str) -> reports.CaseDetail | None:
+    """Open a case by code for its reporter, counting wrong guesses; refuse on any problem."""
+    assert update.effective_user is not None
+    limit, now = _limit(context), context.now()
+    if not limit.allowed(update.effective_user.id, now):
+        await refuse(update, context, "status_limit")
+        return None
+    try:
+        async with context.db() as session:
+            return await reports.open_for_reporter(session, code=code, now=now)
+    except DomainError as exc:
+        if isinstance(exc, reports.ReportUnknown):
+            limit.hit(update.effective_user.id, now)
+        await refuse(update, context, exc.code)
+        return None
+
+
+async def status_command(update: Update, context: BotContext) -> None:
+    """Handle /status CODE: the status, the messages, and an Answer button when allowed."""
+    if update.effective_chat is None or update.effective_chat.type != "private":
+        await report_in_private_only(update, context)
+        return
+    args = command_args(context)
+    if not args:
+        await respond(update, context, context.render("reports/status_usage"))
+        return
+    detail = await _open(update, context, " ".join(args))
+    if detail is None:
+        return
+    report = detail.report
+    rows = []
+    if report.follow_up and report.status != "closed":
+        rows.append([(context.text("rep.btn.answer"), encode("rps", "answer", report.code))])
+    text = context.render("reports/status", report=report, messages=detail.messages)
+    await respond(update, context, text, keyboard(rows) if rows else None)
+
+
+async def start_answer(update: Update, context: BotContext) -> int:
+    """Ask the reporter for their answer (re-checked: code, follow-up, still open)."""
+    assert update.callback_query is not None
+    press = decode(update.callback_query.data)
+    detail = await _open(update, context, press.args[0] if press.args else "")
+    if detail is None:
+        return ConversationHandler.END
+    report = detail.report
+    if not report.follow_up or report.status == "closed":
+        await refuse(update, context, "report_closed" if report.follow_up else "report_no_follow_up")
+        return ConversationHandler.END
+    _data(context)[ANSWER_KEY] = report.code
+    await respond(update, context, _ask_text(context, report.code), edit=False)
+    return ANSWERING
+
+
+def _ask_text(context: BotContext, code: str, problem: str | None = None) -> str:
+    return context.render("reports/answer_ask", code=code, limit=reports.MESSAGE_MAX, problem=problem)
+
+
+async def got_answer(update: Update, context: BotContext) -> int:
+    """Add the answer to the case as a message from the reporter and tell the staff chat."""
+    message = update.effective_message
+    assert message is not None
+    code = _data(context).get(ANSWER_KEY)
+    if code is None:
+        return ConversationHandler.END
+    text = (message.text or "").strip()
+    if not text or len(text) > reports.MESSAGE_MAX:
+        await respond(update, context, _ask_text(context, code, "too_long" if text else "required"))
+        return ANSWERING
+    now, services = context.now(), context.services
+    try:
+        async with context.db() as session:
+            report = await reports.add_reporter_message(session, code=code, text=text, now=now)
+            count = len((await reports.open_for_reporter(session, code=code, now=now)).messages)
+            await outbox.enqueue(session, staff_notice_row(
+                services, report, "cases/reporter_answered", now=now, dedupe=f"case_answer:{report.id}:{count}",
+                text=text,
+            ))
+    except DomainError as exc:
+        _data(context).pop(ANSWER_KEY, None)
+        await refuse(update, context, exc.code)
+        return ConversationHandler.END
+    _data(context).pop(ANSWER_KEY, None)
+    services.wake_delivery()
+    await respond(update, context, context.render("reports/answer_sent", code=code))
+    return ConversationHandler.END
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """Drop the answer being written."""
+    _data(context).pop(ANSWER_KEY, None)
+    await respond(update, context, context.render("reports/answer_cancelled"))
+    return ConversationHandler.END
+
+
+def conversation() -> ConversationHandler[BotContext]:
+    """The reporter's answer to staff, keyed per user and chat, in memory only."""
+    private = filters.ChatType.PRIVATE
+    return ConversationHandler(
+        entry_points=[CallbackQueryHandler(start_answer, pattern=r"^rps:answer:")],
+        states={ANSWERING: [MessageHandler(private & ~filters.COMMAND & filters.UpdateType.MESSAGE, got_answer)]},
+        fallbacks=[CommandHandler(["batal", "cancel"], cancel)],
+        allow_reentry=True,
+        conversation_timeout=1800,
+        name="report_answer",
+    )

@@ -1,0 +1,140 @@
+"""Case management through the real Application: /kasus, card buttons, notes, referral, close,
+audit, role checks on every press, and re-alerts of unacknowledged urgent cases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from db.models import AuditEntry, Report
+from handlers import cases
+from tests.e2e.conftest import STAFF_CHAT_ID, BotHarness
+from tests.e2e.test_reports import REPORTER, STAFF, staff_card, walk
+
+pytestmark = pytest.mark.e2e
+
+CHILD, OUTSIDER = 4321, 8765
+
+
+async def stored(bot: BotHarness, code: str) -> Report:
+    async with bot.services.db() as session:
+        report = await session.scalar(select(Report).where(Report.code == code))
+    assert report is not None
+    return report
+
+
+async def test_staff_work_a_case_from_the_list_to_closing(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    first = await walk(bot, follow=False)
+    bot.clock.advance(timedelta(minutes=5))
+    urgent = await walk(bot, REPORTER + 1, danger=True)
+    msg = await bot.send(STAFF, "/kasus")
+    labels = msg.button_labels()
+    assert labels[0].startswith("🚨") and urgent in labels[0] and first in labels[1]
+    assert "Menunggu dibaca: 2" in msg.plain_text
+
+    msg = await bot.press(STAFF, labels[1])
+    assert first in msg.text and "✉️ Balas pelapor" not in msg.button_labels()  # no follow-up chosen
+    bot.clock.advance(timedelta(minutes=3))
+    msg = await bot.press(STAFF, "🙋 Saya tangani")
+    assert "Respon pertama" in msg.plain_text and "diambil untuk ditangani" in msg.plain_text
+    await bot.press(STAFF, "📝 Catatan internal")
+    msg = await bot.send(STAFF, "Sudah telepon wali kelas.")
+    assert "Catatan disimpan" in msg.text
+    msg = await bot.send(STAFF, "/kasus")
+    msg = await bot.press(STAFF, [label for label in msg.button_labels() if first in label][0])
+    assert "Sudah telepon wali kelas" in msg.plain_text and "catatan internal" in msg.plain_text
+    msg = await bot.press(STAFF, "↗️ Rujuk")
+    msg = await bot.press(STAFF, "UPTD PPA")
+    assert "Dirujuk ke: UPTD PPA" in msg.plain_text
+    msg = await bot.press(STAFF, "✅ Tutup")
+    assert "Bukan laporan sungguhan" in msg.button_labels()
+    msg = await bot.press(STAFF, "Dirujuk")
+    assert "Selesai" in msg.plain_text and msg.button_labels() == ["📋 Daftar kasus"]
+
+    report = await stored(bot, first)
+    assert report.first_response_at is not None
+    assert report.first_response_at - report.created_at == timedelta(minutes=8)  # time to first response
+    assert (report.status, report.outcome, report.assigned_to) == ("closed", "referred", STAFF)
+    async with bot.services.db() as session:
+        actions = (await session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"report:{report.id}"))).all()
+        actors = set((await session.scalars(select(AuditEntry.actor_telegram_id).where(
+            AuditEntry.subject == f"report:{report.id}"))).all())
+    assert list(actions) == ["report.assign", "report.note", "report.refer", "report.close"] and actors == {STAFF}
+
+    msg = await bot.send(STAFF, "/kasus")
+    assert len(msg.button_labels()) == 1 and "Sudah ditutup: 0 selesai, 1 dirujuk" in msg.plain_text
+
+
+async def test_not_genuine_is_counted_apart(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    await walk(bot, follow=False)
+    await bot.deliver()
+    await bot.press(STAFF, "✅ Tutup", chat_id=STAFF_CHAT_ID)
+    await bot.press(STAFF, "Bukan laporan sungguhan", chat_id=STAFF_CHAT_ID)
+    msg = await bot.send(STAFF, "/kasus")
+    assert "1 bukan laporan sungguhan" in msg.plain_text and "Tidak ada kasus terbuka" in msg.plain_text
+
+
+async def test_only_staff_may_press_case_buttons_or_list_cases(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    await bot.user(CHILD)
+    code = await walk(bot)
+    await bot.deliver()
+    bot.emu.add_user(OUTSIDER)
+    popup = await bot.press_for_alert(OUTSIDER, "👀 Terima", chat_id=STAFF_CHAT_ID)
+    assert "bukan untuk peranmu" in popup
+    popup = await bot.press_for_alert(OUTSIDER, "✉️ Balas pelapor", chat_id=STAFF_CHAT_ID)
+    assert "bukan untuk peranmu" in popup
+    msg = await bot.send(CHILD, "/kasus")
+    assert "bukan untuk peranmu" in msg.text
+    assert (await stored(bot, code)).status == "new"
+    msg = await bot.press(STAFF, "👀 Terima", chat_id=STAFF_CHAT_ID)
+    assert "Sedang ditangani" in msg.plain_text and "diterima" in msg.plain_text
+    assert (await stored(bot, code)).acknowledged_at == bot.clock.now()
+
+
+async def test_a_forged_reply_press_on_a_case_without_follow_up_is_refused(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    code = await walk(bot, follow=False)
+    await bot.deliver()
+    card = staff_card(bot, code)
+    report = await stored(bot, code)
+    query = bot.emu.press(STAFF, card.message_id, f"case:reply:{report.id}", chat_id=STAFF_CHAT_ID)
+    await bot.emu.wait_for(lambda: query in bot.emu.answered_callbacks)
+    assert "tidak dibalas" in str(bot.emu.answered_callbacks[query]["text"])
+
+
+async def test_urgent_cases_are_realerted_until_someone_acknowledges(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    code = await walk(bot, danger=True)
+    await bot.deliver()
+    before = len(bot.emu.bot_messages(STAFF_CHAT_ID))
+    bot.clock.advance(timedelta(minutes=10))
+    assert await cases.realert_urgent(bot.services, bot.clock.now()) == 0  # not yet 15 minutes
+    bot.clock.advance(timedelta(minutes=6))
+    assert await cases.realert_urgent(bot.services, bot.clock.now()) == 1
+    assert await cases.realert_urgent(bot.services, bot.clock.now()) == 0  # once per interval
+    await bot.deliver()
+    realert = bot.emu.bot_messages(STAFF_CHAT_ID)[before:]
+    assert len(realert) == 1 and "Belum ada petugas yang menerima" in realert[0].text and code in realert[0].text
+    await bot.press(STAFF, "👀 Terima", chat_id=STAFF_CHAT_ID)
+    bot.clock.advance(timedelta(hours=1))
+    assert await cases.realert_urgent(bot.services, bot.clock.now()) == 0
+    report = await stored(bot, code)
+    assert report.first_response_at is not None and report.first_response_at - report.created_at == timedelta(minutes=16)
+
+
+async def test_staff_must_open_a_private_chat_before_writing(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    await walk(bot)
+    await bot.deliver()
+    bot.emu.block(STAFF)
+    popup = await bot.press_for_alert(STAFF, "📝 Catatan internal", chat_id=STAFF_CHAT_ID)
+    assert "chat pribadi" in popup
+    bot.emu.unblock(STAFF)
+    msg = await bot.send(STAFF, "catatan ini tidak diminta")
+    assert "Catatan disimpan" not in msg.text
+    assert REPORTER not in (m.chat_id for m in bot.emu.bot_messages(STAFF))
