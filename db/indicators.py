@@ -8,6 +8,7 @@ apply is empty; a total over a dimension is `ALL`. Nothing is loaded row by row 
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,6 +28,8 @@ from db.models import (
     QuizAnswer,
     QuizAttempt,
     QuizStatus,
+    Report,
+    ReportStatus,
     SignupStatus,
     User,
 )
@@ -43,6 +46,7 @@ GROUPING_SETS: tuple[tuple[str, ...], ...] = (
     ("age_band",),
     ("gender",),
     ("role",),
+    ("category",),
 )
 
 
@@ -92,7 +96,7 @@ class Period:
             first = following
 
 
-FINE = ("kecamatan", "kelurahan", "age_band", "gender", "role")
+FINE = ("kecamatan", "kelurahan", "age_band", "gender", "role", "category")
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,15 @@ class Indicator:
     dimensions: tuple[str, ...] = ("kecamatan", "kelurahan", "age_band", "gender", "role")
     distinct: bool = False
     denominator: Callable[[], ColumnElement[Any]] | None = None  # set for rates (percent)
-    columns: Callable[[], dict[str, Any]] = lambda: {d: getattr(User, d) for d in FINE}  # noqa: E731
+    columns: Callable[[], dict[str, Any]] = lambda: {d: getattr(User, d) for d in FINE[:5]}  # noqa: E731
+    median: bool = False  # computed by `_response_medians`, not by the generic scan
+
+
+def _report_columns() -> dict[str, Any]:
+    return {"kecamatan": Report.kecamatan, "kelurahan": Report.kelurahan, "category": Report.category}
+
+
+REPORT_DIMENSIONS = ("kecamatan", "kelurahan", "category")
 
 
 def _registered() -> ColumnElement[bool]:
@@ -210,6 +222,57 @@ INDICATORS: tuple[Indicator, ...] = (
         denominator=lambda: func.count(QuizAnswer.id),
     ),
     Indicator(
+        "reports_received",
+        "Anonymous reports of bullying or violence received in the period, by where it happened "
+        "and category (pranks included; see reports_not_genuine).",
+        "V Perlindungan Khusus (indicator 21a: referral mechanism, Forum Anak's role in prevention)",
+        "reports",
+        lambda: func.count(Report.id),
+        lambda p: select(Report).where(_between(Report.created_at, p)),
+        lambda: Report.created_at,
+        dimensions=REPORT_DIMENSIONS,
+        columns=_report_columns,
+    ),
+    Indicator(
+        "reports_closed",
+        "Reports closed in the period as resolved or referred (not counting 'not genuine').",
+        "V Perlindungan Khusus (indicator 21a)",
+        "reports",
+        lambda: func.count(Report.id),
+        lambda p: select(Report).where(
+            Report.status == ReportStatus.CLOSED, Report.outcome != "not_genuine", _between(Report.closed_at, p)
+        ),
+        lambda: Report.closed_at,
+        dimensions=REPORT_DIMENSIONS,
+        columns=_report_columns,
+    ),
+    Indicator(
+        "reports_not_genuine",
+        "Reports closed in the period as not genuine (pranks), counted apart from real cases.",
+        "V Perlindungan Khusus (indicator 21a)",
+        "reports",
+        lambda: func.count(Report.id),
+        lambda p: select(Report).where(
+            Report.status == ReportStatus.CLOSED, Report.outcome == "not_genuine", _between(Report.closed_at, p)
+        ),
+        lambda: Report.closed_at,
+        dimensions=REPORT_DIMENSIONS,
+        columns=_report_columns,
+    ),
+    Indicator(
+        "report_first_response_hours_median",
+        "Median hours from a report to the first staff action on it, for reports received in the "
+        "period (by kecamatan and by category).",
+        "V Perlindungan Khusus (indicator 21a: a working referral mechanism)",
+        "reports",
+        lambda: func.count(Report.id),
+        lambda p: select(Report),
+        lambda: Report.created_at,
+        dimensions=REPORT_DIMENSIONS,
+        columns=_report_columns,
+        median=True,
+    ),
+    Indicator(
         "event_signups",
         "Sign-ups for Forum Anak events made in the period and not cancelled (confirmed or on "
         "the waitlist).",
@@ -289,6 +352,8 @@ async def compute(
     months = list(period.months())
     rows: list[Row] = []
     for indicator in indicators:
+        if indicator.median:
+            continue
         monthly = await _cells(session, indicator, period, by_month=True)
         whole = await _cells(session, indicator, period, by_month=False) if indicator.distinct else [
             ("", values, measures) for _, values, measures in monthly
@@ -298,6 +363,33 @@ async def compute(
             for month in months:
                 key = month.start.strftime("%Y-%m")
                 rows += _rollup(indicator, month, [cell for cell in monthly if cell[0] == key])
+    if any(indicator.median for indicator in indicators):
+        rows += await _response_medians(session, period, months if len(months) > 1 else [])
+    return rows
+
+
+async def _response_medians(session: AsyncSession, period: Period, months: Sequence[Period]) -> list[Row]:
+    """`report_first_response_hours_median`: the median hours from a report to staff's first action.
+
+    A median is not a sum of parts, so it is taken over the per-report durations of each cell;
+    reports are few (hundreds a year), and only their durations and places are read.
+    """
+    statement = select(Report.created_at, Report.first_response_at, Report.kecamatan, Report.category).where(
+        Report.first_response_at.is_not(None), _between(Report.created_at, period)  # type: ignore[union-attr]
+    )
+    records = (await session.execute(statement)).all()
+    rows: list[Row] = []
+    for part in [period, *months]:
+        inside = [r for r in records if part.utc_start <= r.created_at < part.utc_end]
+        groups: dict[tuple[str, str], list[float]] = {(ALL, ALL): []}
+        for record in inside:
+            hours = (record.first_response_at - record.created_at).total_seconds() / 3600
+            for key in ((ALL, ALL), (record.kecamatan or "-", ALL), (ALL, record.category)):
+                groups.setdefault(key, []).append(hours)
+        for (kecamatan, category), values in sorted(groups.items()):
+            labels = {d: "" for d in DIMENSIONS} | {"kecamatan": kecamatan, "kelurahan": ALL, "category": category}
+            rows.append(Row("report_first_response_hours_median", part.start, part.end, labels,
+                            statistics.median(values) if values else 0.0, is_count=False, base=len(values)))
     return rows
 
 

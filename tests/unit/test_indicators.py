@@ -109,7 +109,8 @@ async def test_xlsx_has_summary_groups_and_native_charts(session: AsyncSession, 
     path = tmp_path / "export.xlsx"
     write_xlsx(rows, path, min_cell=3)
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["Ringkasan", "Participation", "Broadcasts", "Quizzes", "Events", "Siaran", "Grafik"]
+    assert book.sheetnames == ["Ringkasan", "Participation", "Broadcasts", "Quizzes", "Reports", "Events", "Siaran",
+                               "Grafik"]
     summary = {row[0].value: row[3].value for row in book["Ringkasan"].iter_rows(min_row=6) if row[0].value}
     assert summary["users_registered"] == 5 and summary["broadcast_delivered"] == "<3"
     participation = list(book["Participation"].iter_rows(values_only=True))
@@ -223,3 +224,40 @@ async def users_by_telegram(session: AsyncSession, telegram_id: int) -> int:
     user = await users.get_user(session, telegram_id=telegram_id)
     assert user is not None and user.id is not None
     return user.id
+
+
+async def test_report_indicators_and_the_response_median(session: AsyncSession) -> None:
+    from datetime import timedelta
+
+    from db.models import Report
+
+    def report(code: str, kecamatan: str, category: str, *, response_hours: float | None,
+               outcome: str | None) -> Report:
+        return Report(
+            code=code, category=category, reporter_kind="self", urgent=False, kecamatan=kecamatan, place="school",
+            happened="today", description="x", language="id", follow_up=False,
+            status="closed" if outcome else "open", outcome=outcome, created_at=NOV_15,
+            first_response_at=NOV_15 + timedelta(hours=response_hours) if response_hours is not None else None,
+            closed_at=NOV_15 + timedelta(days=1) if outcome else None,
+        )
+
+    session.add_all([
+        report("AAAA-AAAA", "Balikpapan Kota", "perundungan", response_hours=2, outcome="resolved"),
+        report("BBBB-BBBB", "Balikpapan Kota", "perundungan_daring", response_hours=4, outcome="not_genuine"),
+        report("CCCC-CCCC", "Balikpapan Timur", "kekerasan_fisik", response_hours=None, outcome=None),
+    ])
+    await session.flush()
+    rows = await compute(session, period=Period(date(2026, 11, 1), date(2026, 11, 30), WITA))
+
+    def figure(code: str, **dims: str) -> float:
+        wanted = {"kecamatan": "ALL", "kelurahan": "ALL", "category": "ALL"} | dims
+        [row] = [r for r in rows if r.indicator == code and all(r.values[d] == v for d, v in wanted.items())]
+        return row.value
+
+    assert figure("reports_received") == 3
+    assert figure("reports_received", kecamatan="Balikpapan Kota") == 2
+    assert figure("reports_received", category="kekerasan_fisik") == 1
+    assert figure("reports_closed") == 1 and figure("reports_not_genuine") == 1
+    assert figure("report_first_response_hours_median") == 3.0  # median of 2 h and 4 h
+    assert figure("report_first_response_hours_median", kecamatan="Balikpapan Kota") == 3.0
+    assert figure("report_first_response_hours_median", category="perundungan") == 2.0
