@@ -315,6 +315,16 @@ def _aware(value: datetime | str | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+async def visible(session: AsyncSession, *, broadcast_id: int, user: User) -> Broadcast | None:
+    """One broadcast if this user may see it (its author, staff or an admin), else None."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        return None
+    if broadcast.author_telegram_id != user.telegram_id and user.role not in (Role.STAFF, Role.ADMIN):
+        return None
+    return broadcast
+
+
 async def recent(session: AsyncSession, *, author: User, limit: int = 10) -> list[Broadcast]:
     """Scheduled and recent broadcasts: the author's own, or all for staff and admins."""
     query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)  # type: ignore[union-attr]

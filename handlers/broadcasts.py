@@ -42,8 +42,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         async with context.db() as session:
             if press.action == "cancel":
                 await broadcasts.cancel(session, broadcast_id=broadcast_id, by=context.user)
-            visible = {item.id: item for item in await broadcasts.recent(session, author=context.user, limit=1000)}
-            item = visible.get(broadcast_id)
+            item = await broadcasts.visible(session, broadcast_id=broadcast_id, user=context.user)
             if item is None:
                 raise DomainError("not_allowed")
             runs = await broadcasts.figures(session, broadcast_id=broadcast_id)

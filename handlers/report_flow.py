@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 ASKING = 0
 DRAFT_KEY = "report_draft"
-LIMIT_KEY = "report_limit"
 SECRET_KEY_FALLBACK = "ephemeral_secret"
 REPORTS_PER_HOUR = 3
 TIMEOUT_SECONDS = 1800
@@ -49,29 +48,35 @@ def secret_of(context: BotContext) -> str:
     return value
 
 
-def report_limit(context: BotContext) -> reports.HourlyLimit:
-    """The in-memory abuse brake: a few reports per person per hour, keyed by HMAC."""
-    limit: reports.HourlyLimit | None = context.application.bot_data.get(LIMIT_KEY)
+def hourly_limit(context: BotContext, name: str, per_hour: int) -> reports.HourlyLimit:
+    """An in-memory abuse brake of the Application, keyed by an HMAC of the user id, never the id."""
+    key = f"hourly_limit:{name}"
+    limit: reports.HourlyLimit | None = context.application.bot_data.get(key)
     if limit is None:
-        limit = reports.HourlyLimit(secret=secret_of(context), purpose=crypto.RATE_PURPOSE + ":submit",
-                                    limit=REPORTS_PER_HOUR)
-        context.application.bot_data[LIMIT_KEY] = limit
+        limit = reports.HourlyLimit(secret=secret_of(context), purpose=f"{crypto.RATE_PURPOSE}:{name}", limit=per_hour)
+        context.application.bot_data[key] = limit
     return limit
 
 
-def _data(context: BotContext) -> dict[Any, Any]:
+def report_limit(context: BotContext) -> reports.HourlyLimit:
+    """A few reports per person per hour."""
+    return hourly_limit(context, "submit", REPORTS_PER_HOUR)
+
+
+def conversation_data(context: BotContext) -> dict[Any, Any]:
+    """The in-memory conversation store (drafts are never written to the database)."""
     return context.user_data if context.user_data is not None else {}
 
 
 def _draft(context: BotContext) -> Draft:
-    draft = _data(context).get(DRAFT_KEY)
+    draft = conversation_data(context).get(DRAFT_KEY)
     if not isinstance(draft, Draft):
-        draft = _data(context)[DRAFT_KEY] = Draft()
+        draft = conversation_data(context)[DRAFT_KEY] = Draft()
     return draft
 
 
 def _drop(context: BotContext) -> None:
-    _data(context).pop(DRAFT_KEY, None)
+    conversation_data(context).pop(DRAFT_KEY, None)
 
 
 async def start_report(update: Update, context: BotContext) -> int:

@@ -7,8 +7,6 @@ and, if the reporter chose follow-up, answer. Wrong codes are counted per person
 
 from __future__ import annotations
 
-from typing import Any
-
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -19,30 +17,20 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import crypto, outbox, reports
+from db import outbox, reports
 from db.errors import DomainError
 from handlers.callbacks import decode, encode
 from handlers.cases import staff_notice_row
 from handlers.common import command_args, keyboard, refuse, respond
-from handlers.report_flow import report_in_private_only, secret_of
+from handlers.report_flow import conversation_data, hourly_limit, report_in_private_only
 
 ANSWERING = 0
 ANSWER_KEY = "report_answer"
-LIMIT_KEY = "status_limit"
 WRONG_CODES_PER_HOUR = 5
 
 
 def _limit(context: BotContext) -> reports.HourlyLimit:
-    limit: reports.HourlyLimit | None = context.application.bot_data.get(LIMIT_KEY)
-    if limit is None:
-        limit = reports.HourlyLimit(secret=secret_of(context), purpose=crypto.RATE_PURPOSE + ":status",
-                                    limit=WRONG_CODES_PER_HOUR)
-        context.application.bot_data[LIMIT_KEY] = limit
-    return limit
-
-
-def _data(context: BotContext) -> dict[Any, Any]:
-    return context.user_data if context.user_data is not None else {}
+    return hourly_limit(context, "status", WRONG_CODES_PER_HOUR)
 
 
 async def _open(update: Update, context: BotContext, code: str) -> reports.CaseDetail | None:
@@ -93,7 +81,7 @@ async def start_answer(update: Update, context: BotContext) -> int:
     if not report.follow_up or report.status == "closed":
         await refuse(update, context, "report_closed" if report.follow_up else "report_no_follow_up")
         return ConversationHandler.END
-    _data(context)[ANSWER_KEY] = report.code
+    conversation_data(context)[ANSWER_KEY] = report.code
     await respond(update, context, _ask_text(context, report.code), edit=False)
     return ANSWERING
 
@@ -106,7 +94,7 @@ async def got_answer(update: Update, context: BotContext) -> int:
     """Add the answer to the case as a message from the reporter and tell the staff chat."""
     message = update.effective_message
     assert message is not None
-    code = _data(context).get(ANSWER_KEY)
+    code = conversation_data(context).get(ANSWER_KEY)
     if code is None:
         return ConversationHandler.END
     text = (message.text or "").strip()
@@ -123,10 +111,10 @@ async def got_answer(update: Update, context: BotContext) -> int:
                 text=text,
             ))
     except DomainError as exc:
-        _data(context).pop(ANSWER_KEY, None)
+        conversation_data(context).pop(ANSWER_KEY, None)
         await refuse(update, context, exc.code)
         return ConversationHandler.END
-    _data(context).pop(ANSWER_KEY, None)
+    conversation_data(context).pop(ANSWER_KEY, None)
     services.wake_delivery()
     await respond(update, context, context.render("reports/answer_sent", code=code))
     return ConversationHandler.END
@@ -134,7 +122,7 @@ async def got_answer(update: Update, context: BotContext) -> int:
 
 async def cancel(update: Update, context: BotContext) -> int:
     """Drop the answer being written."""
-    _data(context).pop(ANSWER_KEY, None)
+    conversation_data(context).pop(ANSWER_KEY, None)
     await respond(update, context, context.render("reports/answer_cancelled"))
     return ConversationHandler.END
 

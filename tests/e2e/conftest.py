@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,9 @@ async def emulator(tmp_path: Path) -> AsyncIterator[BotApiEmulator]:
     await emu.stop()
 
 
-@pytest.fixture
-async def bot(emulator: BotApiEmulator, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
-    """A running bot on a fresh SQLite file; fails the test if it made a refused request."""
-    url = sqlite_url(tmp_path)
+@asynccontextmanager
+async def running_bot(emulator: BotApiEmulator, url: str, clock: FakeClock) -> AsyncIterator[BotHarness]:
+    """Migrate `url`, run the bot against the emulator, stop it; fail if it made a refused request."""
     upgrade_database(url)
     settings = load_settings(
         env_file=None,
@@ -118,3 +118,10 @@ async def bot(emulator: BotApiEmulator, tmp_path: Path, clock: FakeClock) -> Asy
         await stop_polling(harness.app)
     unexpected = [r for r in emulator.refused if not getattr(r, "expected", False)]
     assert not unexpected, f"the bot made requests Telegram would refuse: {unexpected}"
+
+
+@pytest.fixture
+async def bot(emulator: BotApiEmulator, tmp_path: Path, clock: FakeClock) -> AsyncIterator[BotHarness]:
+    """A running bot on a fresh SQLite file."""
+    async with running_bot(emulator, sqlite_url(tmp_path), clock) as harness:
+        yield harness

@@ -145,3 +145,17 @@ async def test_facilitator_targets_the_sign_ups_of_an_event(bot: BotHarness) -> 
     await bot.deliver()
     assert received(bot, TIMUR_CHILDREN[0], "bawa krayon") == 1
     assert received(bot, TIMUR_CHILDREN[1], "bawa krayon") == 0
+
+
+async def test_another_facilitator_cannot_open_or_cancel_a_broadcast(bot: BotHarness) -> None:
+    await people(bot)
+    await compose_weekly_for_timur_children(bot)
+    other = 3002
+    await bot.user(other, role="facilitator")
+    msg = await bot.send(other, "/siaran")
+    for data in ("bcl:show:1", "bcl:cancel:1"):
+        query = bot.emu.press(other, msg.message_id, data)
+        await bot.emu.wait_for(lambda q=query: q in bot.emu.answered_callbacks)
+        assert "bukan untuk peranmu" in str(bot.emu.answered_callbacks[query]["text"])
+    bot.clock.set(FRIDAY_16_WITA)
+    assert len(await fire_due_broadcasts(bot.services)) == 1  # still scheduled

@@ -18,13 +18,9 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.app import build_application, start_polling, stop_polling
-from bot.config import load_settings
 from bot.sandbox.emulator import BotApiEmulator, ChatMessage
-from bot.services import build_services
-from db.engine import upgrade_database
 from db.models import Report, ReportEvidence, ReportMessage
-from tests.e2e.conftest import ADMIN_ID, STAFF_CHAT_ID, TOKEN, BotHarness
+from tests.e2e.conftest import STAFF_CHAT_ID, BotHarness, running_bot
 from tests.helpers.clock import FakeClock
 from tests.helpers.databases import postgres_database, sqlite_url
 
@@ -308,21 +304,8 @@ async def any_bot(
     """The same running bot as `bot`, on a fresh SQLite file or a fresh PostgreSQL database."""
     with ExitStack() as stack:
         url = sqlite_url(tmp_path) if request.param == "sqlite" else stack.enter_context(postgres_database())
-        upgrade_database(url)
-        settings = load_settings(
-            env_file=None, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emulator.base_url, DATABASE_URL=url,
-            SECRET_KEY="e2e-secret-key-that-is-long-enough-0123456789", ADMIN_IDS=(ADMIN_ID,),
-            STAFF_CHAT_ID=STAFF_CHAT_ID,
-        )
-        services = build_services(settings, clock=clock.now)
-        app = build_application(settings, services=services, run_jobs=False)
-        await start_polling(app, timeout=1)
-        harness = BotHarness(emulator, app, services, clock)
-        try:
+        async with running_bot(emulator, url, clock) as harness:
             yield harness
-        finally:
-            emulator.release_pollers()
-            await stop_polling(harness.app)
 
 
 def needles() -> set[str]:
