@@ -18,6 +18,9 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from db.outbox import Outgoing
 
+# A message takes well under a second; shorter than bot/delivery.py's SEND_MARGIN, so that a send
+# always ends before the lease of its row can run out.
+SEND_TIMEOUT = 10.0
 _METHODS = {"photo": ("sendPhoto", "photo"), "document": ("sendDocument", "document")}
 
 
@@ -57,7 +60,7 @@ class BulkSender:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.connections),
-                timeout=aiohttp.ClientTimeout(total=30),
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT),
             )
         method, payload = self._payload(item, chat_id)
         try:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,6 +20,8 @@ from bot.config import ConfigError, Settings, load_settings
 from content.loaders import ContentError
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_WEBHOOK_PORT = 8080
 
 
 class CliError(click.ClickException):
@@ -70,8 +75,22 @@ def cli() -> None:
 
 
 @cli.command()
-def run() -> None:
-    """Run the bot with long polling (needs TELEGRAM_BOT_TOKEN and SECRET_KEY)."""
+@click.option("--webhook-url", default=None, metavar="URL",
+              help="Webhook mode: the public HTTPS URL Telegram posts updates to (through your proxy).")
+@click.option("--port", type=int, default=None, help="Webhook mode: the local port to listen on [default: 8080].")
+@click.option("--listen", default="0.0.0.0", show_default=True, help="Address to listen on (webhook and health).")
+@click.option("--health-port", type=int, default=None,
+              help="Polling mode: serve GET /healthz on this port (webhook mode serves it on --port).")
+@click.option("--peers", default=None, metavar="URL,URL,...",
+              help="Webhook mode with several processes: the internal URL of every process, same list everywhere.")
+@click.option("--self-url", default=None, metavar="URL", help="With --peers: this process's own entry in the list.")
+def run(
+    webhook_url: str | None, port: int | None, listen: str, health_port: int | None,
+    peers: str | None, self_url: str | None,
+) -> None:
+    """Run the bot: long polling, or webhooks with --webhook-url (needs TELEGRAM_BOT_TOKEN and SECRET_KEY)."""
+    serving = _serving_options(webhook_url, port, health_port)
+    peer_list = _peer_options(peers, self_url, webhook=webhook_url is not None)
     settings = _settings()
     if not settings.TELEGRAM_BOT_TOKEN:
         raise CliError(
@@ -80,14 +99,70 @@ def run() -> None:
         )
     if not settings.SECRET_KEY:
         raise CliError("SECRET_KEY is not set; run `forum-anak init` to create one in .env")
+    from telegram.error import InvalidToken, NetworkError, TelegramError
+
     from bot.app import build_application
     from bot.logs import configure_logging
+    from bot.webhook import BotServer, Webhook, serve, webhook_secret_token
 
     configure_logging(settings.LOG_FORMAT)
     _check_content()
     _upgrade(settings)
     app = build_application(settings)
-    app.run_polling(allowed_updates=["message", "edited_message", "callback_query", "poll_answer"])
+    # Plain polling goes through the same server (without a port) for one start-up and shutdown path.
+    url, listen_port = serving or ("", None)
+    webhook = (
+        Webhook(url, webhook_secret_token(settings.SECRET_KEY), peer_list, (self_url or "").rstrip("/"))
+        if url else None
+    )
+    server = BotServer(app, listen=listen, port=listen_port, webhook=webhook)
+    try:
+        _run(lambda: serve(server))
+    except OSError as exc:  # the port is taken, or the address is not ours
+        if listen_port is None:
+            raise
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise CliError(f"cannot listen on {listen}:{listen_port}: {reason}") from None
+    except InvalidToken:  # its message would print the token
+        raise CliError("Telegram rejected TELEGRAM_BOT_TOKEN; check it with @BotFather") from None
+    except TelegramError as exc:
+        what = "is not reachable" if isinstance(exc, NetworkError) else "refused a request"
+        reason = exc.message.replace(settings.TELEGRAM_BOT_TOKEN, "***")
+        raise CliError(f"Telegram {what} ({settings.TELEGRAM_API_BASE_URL}): {reason}") from None
+
+
+def _peer_options(peers: str | None, self_url: str | None, *, webhook: bool) -> tuple[str, ...]:
+    """Check --peers and --self-url: both or neither, http(s) URLs, and self among the peers."""
+    if peers is None and self_url is None:
+        return ()
+    if not webhook:
+        raise CliError("--peers and --self-url are for webhook mode; give --webhook-url too")
+    if peers is None or self_url is None:
+        raise CliError("--peers and --self-url go together")
+    listed = tuple(p.strip().rstrip("/") for p in peers.split(",") if p.strip())
+    for url in listed:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise CliError(f"--peers: expected http:// URLs of the processes (got {url!r})")
+    if self_url.rstrip("/") not in listed:
+        raise CliError("--self-url: expected one of the URLs given with --peers")
+    return listed
+
+
+def _serving_options(webhook_url: str | None, port: int | None, health_port: int | None) -> tuple[str, int] | None:
+    """Check the options of `run`: (webhook URL or "", port to listen on), or None for plain polling."""
+    for name, value in (("--port", port), ("--health-port", health_port)):
+        if value is not None and not 1 <= value <= 65535:
+            raise CliError(f"{name}: expected a port from 1 to 65535 (got {value})")
+    if webhook_url is None:
+        if port is not None:
+            raise CliError("--port is for webhook mode; give --webhook-url too (or --health-port for polling)")
+        return None if health_port is None else ("", health_port)
+    parts = urlsplit(webhook_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CliError(f"--webhook-url: expected an https:// URL such as https://bot.example.org/telegram (got {webhook_url!r})")
+    if health_port is not None:
+        raise CliError("--health-port is for polling; in webhook mode /healthz is served on --port")
+    return webhook_url, port or DEFAULT_WEBHOOK_PORT
 
 
 @cli.command()
@@ -176,13 +251,15 @@ def export(date_from: Any, date_to: Any, fmt: str, out: Path, min_cell: int) -> 
         from bot.exports import write_export
         from db.broadcasts import figures_in_period
         from db.engine import make_engine, session_factory
-        from db.indicators import Period, compute
+        from db.indicators import Period, compute, store_closed_months
 
         engine = make_engine(settings.DATABASE_URL)
         period = Period(date_from.date(), date_to.date(), settings.tz)
+        now = datetime.now(UTC)
         try:
+            await store_closed_months(session_factory(engine), period=period, now=now)
             async with session_factory(engine)() as session:
-                rows = await compute(session, period=period)
+                rows = await compute(session, period=period, now=now)
                 runs = await figures_in_period(session, start=period.utc_start, end=period.utc_end)
         finally:
             await engine.dispose()
@@ -194,6 +271,33 @@ def export(date_from: Any, date_to: Any, fmt: str, out: Path, min_cell: int) -> 
 
     count = _run(work)
     click.echo(f"wrote {count} figures to {out}")
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+def backup(path: Path, force: bool) -> None:
+    """Copy the SQLite database to PATH while the bot runs (consistent, atomic)."""
+    settings = _settings()
+    source = settings.sqlite_path
+    if source is None:
+        if settings.DATABASE_URL.startswith("postgres"):
+            raise CliError("backup copies a SQLite database; for PostgreSQL use pg_dump (see the README)")
+        raise CliError("DATABASE_URL is not a SQLite file; there is nothing to copy")
+    if not source.is_file():
+        raise CliError(f"no database at {source}; check DATABASE_URL")
+    from bot.backup import BackupError, backup_sqlite
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"backup: {done / 2**20:.0f} of about {total / 2**20:.0f} MiB", err=True)
+
+    try:
+        result = backup_sqlite(source, path, force=force, progress=progress)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}") from None
+    click.echo(f"backed up {source} to {result.path} ({result.size / 2**20:.1f} MiB, {result.tables} tables)")
 
 
 @cli.group()

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     PAID_BROADCAST: bool = False
     QUIET_HOURS: str = "21:00-06:00"
     LOG_FORMAT: Literal["console", "json"] = "console"
+    # Data retention (UU 27/2022 Art. 16 and 43-44; see README "Security and data protection").
+    RETENTION_INACTIVE_DAYS: int = Field(default=730, ge=90, le=3650)
+    RETENTION_NOTICE_DAYS: int = Field(default=30, ge=1, le=90)
+    RETENTION_CLOSED_CASE_DAYS: int = Field(default=365, ge=30, le=3650)
 
     @field_validator("TELEGRAM_BOT_TOKEN", "SECRET_KEY", "STAFF_CHAT_ID", mode="before")
     @classmethod
@@ -122,6 +126,15 @@ class Settings(BaseSettings):
         if not self.PAID_BROADCAST and self.BROADCAST_RATE > 30:
             raise ValueError(
                 "BROADCAST_RATE: expected at most 30 without PAID_BROADCAST=true (Telegram's limit)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _notice_before_erasure(self) -> Settings:
+        if self.RETENTION_NOTICE_DAYS >= self.RETENTION_INACTIVE_DAYS:
+            raise ValueError(
+                "RETENTION_NOTICE_DAYS: expected fewer days than RETENTION_INACTIVE_DAYS "
+                f"({self.RETENTION_INACTIVE_DAYS})"
             )
         return self
 

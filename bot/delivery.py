@@ -4,6 +4,12 @@ Rows of the outbox (db/outbox.py) are claimed in batches with one conditional UP
 concurrently under a rate limiter, and their outcome written back: `429` waits `retry_after`
 (for every sender, since Telegram's limit is per bot) and retries; `403` marks the user
 unsubscribed; network errors retry with back-off; other refusals fail with their reason.
+
+The in-flight bound: outcomes are written once per batch, so a crash can repeat at most the rows
+claimed and not yet recorded, LANES x batch_size per process (40 at the free rate). A batch never
+outlives its lease either: a row whose lease is nearly over is given back unsent (a long 429
+pause), and outcomes are written only to rows still under this batch's lease, so a sender that
+took a row over is never doubled nor undone.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ logger = logging.getLogger(__name__)
 
 SendFn = Callable[[Outgoing, int], Awaitable[None]]
 LANES = 2  # claims are atomic, so lanes never share a row
+# A send started before this much of its lease is left ends (or times out) before the lease does:
+# longer than the HTTP timeout of either sender (bot/bulk_sender.py 10 s in all; python-telegram-bot
+# 5 s per connect, write and read).
+SEND_MARGIN = timedelta(seconds=20)
 RouteOpener = Callable[[str], int]
 
 
@@ -110,13 +120,15 @@ class DeliveryEngine:
 
     async def run_once(self) -> int:
         """Claim one batch, send it, record the outcomes; return how many were attempted."""
+        now = self.clock()
+        lease_until = now + outbox.DEFAULT_LEASE
         async with self.db() as session:
-            batch = await outbox.claim_batch(session, now=self.clock(), limit=self.batch_size)
+            batch = await outbox.claim_batch(session, now=now, limit=self.batch_size, lease=outbox.DEFAULT_LEASE)
         if not batch:
             return 0
-        outcomes = await asyncio.gather(*(self._attempt(item) for item in batch))
+        outcomes = await asyncio.gather(*(self._attempt(item, lease_until - SEND_MARGIN) for item in batch))
         async with self.db() as session:
-            await outbox.record_outcomes(session, outcomes=outcomes, now=self.clock())
+            await outbox.record_outcomes(session, outcomes=outcomes, now=self.clock(), lease_until=lease_until)
         return len(batch)
 
     async def drain(self, *, max_batches: int = 1000) -> int:
@@ -133,13 +145,15 @@ class DeliveryEngine:
 
         return sum(await asyncio.gather(*(lane() for _ in range(LANES))))
 
-    async def _attempt(self, item: Outgoing) -> Outcome:
+    async def _attempt(self, item: Outgoing, deadline: datetime) -> Outcome:
         chat_id = self._chat_of(item)
         if chat_id is None:
             return Outcome(item.id, Result.FAILED, "no route")
         for _ in range(3):  # 429 is not a failure of this message: wait and try it again here
             await self._respect_pause()
             async with self.limiter:
+                if self.clock() >= deadline:  # another sender may take the row over soon: never both
+                    return Outcome(item.id, Result.RETRY, "lease ran out", self.clock() + self._pause_left())
                 try:
                     await self.send(item, chat_id)
                     return Outcome(item.id, Result.SENT)
@@ -169,7 +183,10 @@ class DeliveryEngine:
         self._pause_until = max(self._pause_until, loop.time() + seconds)
         logger.warning("Telegram asked to slow down: pausing deliveries for %.0f s", seconds)
 
+    def _pause_left(self) -> timedelta:
+        return timedelta(seconds=max(0.0, self._pause_until - asyncio.get_running_loop().time()))
+
     async def _respect_pause(self) -> None:
-        delay = self._pause_until - asyncio.get_running_loop().time()
+        delay = self._pause_left().total_seconds()
         if delay > 0:
             await asyncio.sleep(delay)

@@ -2,14 +2,20 @@
 
 XLSX is written with XlsxWriter (native Excel charts, formats, column widths; no Excel needed).
 
-Writing runs in a worker thread so that the bot's event loop never waits on a file.
+Writing runs in a worker thread so that the bot's event loop never waits on a file. Both
+writers fill a temporary file beside the target and rename it at the end, so a crash or a kill
+mid-export never leaves a half-written file under the requested name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +25,31 @@ from db.indicators import HEADER, INDICATORS, Row, suppress_small_cells
 DEFAULT_MIN_CELL = 5
 
 
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it is flushed and renamed to `path`.
+
+    The rename is atomic on one file system, so readers see the old file or the whole new one.
+    On failure (or a kill) no file appears under `path`; a killed run may leave a hidden
+    `.<name>.*.part` file, which the next run neither needs nor touches.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        with temporary.open("rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
 def write_csv(rows: Sequence[Row], path: Path, *, min_cell: int = DEFAULT_MIN_CELL) -> int:
     """Write the long-format CSV (exact SPEC §8 header); return the number of data rows."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_file(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         cells = suppress_small_cells(rows, min_cell)
@@ -54,9 +81,15 @@ def write_xlsx(
     broadcast_runs: Sequence[RunFigures] = (),
 ) -> None:
     """Write the workbook: a summary, one sheet per indicator group, native Excel charts."""
+    with atomic_file(path) as temporary:
+        _write_workbook(rows, temporary, min_cell=min_cell, title=title, broadcast_runs=broadcast_runs)
+
+
+def _write_workbook(
+    rows: Sequence[Row], path: Path, *, min_cell: int, title: str, broadcast_runs: Sequence[RunFigures]
+) -> None:
     import xlsxwriter  # imported here: only exports need it
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     by_code = {indicator.code: indicator for indicator in INDICATORS}
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": False})
     bold = workbook.add_format({"bold": True})
@@ -65,7 +98,8 @@ def write_xlsx(
     decimal = workbook.add_format({"num_format": "0.00"})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
 
-    whole = [r for r in rows if _is_whole(r, rows)]
+    span = _whole_period(rows)  # once: a row is the whole period's or a month's
+    whole = [r for r in rows if (r.period_start, r.period_end) == span]
     summary = workbook.add_worksheet("Ringkasan")
     summary.write(0, 0, title, workbook.add_format({"bold": True, "font_size": 14}))
     if rows:
@@ -136,10 +170,11 @@ def _is_total(row: Row) -> bool:
     return all(v in ("ALL", "") for v in row.values.values())
 
 
-def _is_whole(row: Row, rows: Sequence[Row]) -> bool:
-    first = min(r.period_start for r in rows)
-    last = max(r.period_end for r in rows)
-    return row.period_start == first and row.period_end == last
+def _whole_period(rows: Sequence[Row]) -> tuple[date, date] | None:
+    """The export's whole period (its widest row), or None for no rows."""
+    if not rows:
+        return None
+    return min(r.period_start for r in rows), max(r.period_end for r in rows)
 
 
 def _write_value(sheet: Any, line: int, col: int, row: Row | None, min_cell: int, number: Any, decimal: Any) -> None:
@@ -183,9 +218,10 @@ def _charts(workbook: Any, rows: Sequence[Row], whole: Sequence[Row], header: An
                   and all(r.values[d] == "ALL" for d in ("kelurahan", "age_band", "gender", "role") if d != dimension)]
         return sorted(((r.values[dimension], r.value) for r in picked), key=lambda c: c[0])
 
+    whole_period = _whole_period(rows)
     months = sorted(
         ((r.period_start.strftime("%Y-%m"), r.value) for r in rows
-         if r.indicator == code and _is_total(r) and not _is_whole(r, rows)),
+         if r.indicator == code and _is_total(r) and (r.period_start, r.period_end) != whole_period),
     )
     chart("column", "Pendaftar per kecamatan", "E2", series(cells("kecamatan"), 0, 0, "kecamatan"))
     chart("line", "Pendaftar per bulan", "E20", series(months, 20, 0, "bulan"))

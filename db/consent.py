@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.codes import code_hash, random_code
 from db.errors import LinkInvalid, NotAllowed
 from db.models import ConsentMethod, ConsentStatus, GuardianConsent, LinkStatus, Role, User
-from db.users import record_consent
+from db.users import erase_user, record_consent
 
 LINK_TTL = timedelta(days=7)
 
@@ -132,11 +132,12 @@ async def withdraw(
     *,
     consent_id: int,
     by_telegram_id: int,
-    before_erase: Callable[[User], Awaitable[None]] | None = None,
+    erase: Callable[[User], Awaitable[None]] | None = None,
 ) -> Decision:
     """Withdraw a consent the caller gave: the child's account is erased (SPEC §1).
 
-    `before_erase` runs first, in the same transaction (to give back event places, say).
+    `erase` is the caller's account-erasure path (the bot's also gives event places back),
+    run in the same transaction; without it the account row alone is deleted.
     """
     row = (
         await session.execute(
@@ -151,8 +152,8 @@ async def withdraw(
     if link.status != LinkStatus.GIVEN:
         raise LinkInvalid("link_used")
     decision = Decision(child.telegram_id, child.language, False)
-    if before_erase is not None:
-        await before_erase(child)
-    await session.execute(delete(User).where(User.id == child.id))
-    await session.flush()
+    if erase is None:
+        await erase_user(session, user=child)
+    else:
+        await erase(child)
     return decision

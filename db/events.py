@@ -18,15 +18,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import limits
 from db.codes import normalize_code, random_code
 from db.errors import DomainError, NotAllowed
 from db.models import Event, EventSignup, EventStatus, Role, SignupStatus, User
 from db.users import AGE_BANDS, CHILD_AGE_BANDS, is_pending_child
 
-TITLE_MAX = 120
-DESCRIPTION_MAX = 1000
-VENUE_MAX = 200
-MAX_CAPACITY = 5000
+TITLE_MAX = limits.EVENT_TITLE_MAX  # the numbers live in db/limits.py
+DESCRIPTION_MAX = limits.EVENT_DESCRIPTION_MAX
+VENUE_MAX = limits.EVENT_VENUE_MAX
+MAX_CAPACITY = limits.EVENT_CAPACITY_MAX
 CHECKIN_OPENS_BEFORE = timedelta(hours=1)
 REMINDERS: tuple[tuple[str, timedelta], ...] = (("24h", timedelta(hours=24)), ("2h", timedelta(hours=2)))
 MANAGER_ROLES = frozenset({Role.STAFF, Role.ADMIN})  # besides the facilitator who created it
@@ -147,7 +148,7 @@ def validate(draft: EventDraft, *, regions: Mapping[str, Sequence[str]], now: da
     ):
         if not value.strip():
             problems.append(Problem(name, "required"))
-        elif len(value) > limit:
+        elif limits.length(value) > limit:
             problems.append(Problem(name, "too_long"))
     if draft.starts_at <= now:
         problems.append(Problem("start", "in_past"))

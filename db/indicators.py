@@ -8,10 +8,13 @@ apply is empty; a total over a dimension is `ALL`. Nothing is loaded row by row 
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +22,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
+from db.indicator_cache import Cell, closed_month_cells, consecutive, is_closed
 from db.models import (
     ConsentStatus,
     Delivery,
@@ -318,9 +322,6 @@ def _month_key(column: Any, dialect: str, tz: ZoneInfo, moment: datetime) -> Any
     return func.strftime("%Y-%m", func.datetime(column, f"{int(offset.total_seconds() // 60):+d} minutes"))
 
 
-Cell = tuple[str, tuple[str, ...], tuple[float, float]]  # (month, dimension values, (value, base))
-
-
 async def _cells(session: AsyncSession, indicator: Indicator, period: Period, *, by_month: bool) -> list[Cell]:
     """One scan: counts at the finest grain (month, if asked, and every user dimension)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
@@ -342,30 +343,95 @@ async def _cells(session: AsyncSession, indicator: Indicator, period: Period, *,
 
 
 async def compute(
-    session: AsyncSession, *, period: Period, indicators: Sequence[Indicator] = INDICATORS
+    session: AsyncSession,
+    *,
+    period: Period,
+    indicators: Sequence[Indicator] = INDICATORS,
+    now: datetime | None = None,
 ) -> list[Row]:
     """Every indicator for the whole period and for each month in it, with ALL totals.
 
-    The database aggregates to the finest grain in one scan per indicator; the grouping sets
-    (ALL totals) are then sums over those few thousand cells, never over rows.
+    The database aggregates to the finest grain, one scan per indicator and span of months; the
+    grouping sets (ALL totals) are then sums over those few thousand cells, never over rows. With
+    `now`, closed months are read from (or first written to) the store of db/indicator_cache.py.
     """
     months = list(period.months())
     rows: list[Row] = []
     for indicator in indicators:
         if indicator.median:
             continue
-        monthly = await _cells(session, indicator, period, by_month=True)
-        whole = await _cells(session, indicator, period, by_month=False) if indicator.distinct else [
-            ("", values, measures) for _, values, measures in monthly
-        ]
+        monthly = await _monthly_cells(session, indicator, months, now)
+        by_month: dict[str, list[Cell]] = {}
+        for cell in monthly:
+            by_month.setdefault(cell[0], []).append(cell)
+        whole = await _cells(session, indicator, period, by_month=False) if indicator.distinct else _collapse(monthly)
         rows += _rollup(indicator, period, whole)
         if len(months) > 1:
             for month in months:
-                key = month.start.strftime("%Y-%m")
-                rows += _rollup(indicator, month, [cell for cell in monthly if cell[0] == key])
+                rows += _rollup(indicator, month, by_month.get(month.start.strftime("%Y-%m"), []))
     if any(indicator.median for indicator in indicators):
         rows += await _response_medians(session, period, months if len(months) > 1 else [])
     return rows
+
+
+async def _monthly_cells(
+    session: AsyncSession, indicator: Indicator, months: Sequence[Period], now: datetime | None
+) -> list[Cell]:
+    """Cells by month: closed months from the store, the others scanned from the rows."""
+    closed = [month for month in months if is_closed(month, now=now)]
+    cells = await _closed_cells(session, indicator, closed, now) if closed and now is not None else []
+    for span in consecutive([month for month in months if month not in closed]):
+        cells += await _cells(session, indicator, span, by_month=True)
+    return cells
+
+
+async def store_closed_months(
+    scope: Callable[[], AbstractAsyncContextManager[AsyncSession]], *, period: Period, now: datetime
+) -> None:
+    """Store the closed months of a period that are not stored yet (before an export, and hourly).
+
+    One transaction per indicator: on SQLite a writer then waits for one short insert at a time,
+    never for the scans of a whole year.
+    """
+    closed = [month for month in period.months() if is_closed(month, now=now)]
+    for indicator in INDICATORS:
+        if closed and not indicator.median:
+            async with scope() as session:
+                await _closed_cells(session, indicator, closed, now, read=False)
+
+
+def recent_months(now: datetime, tz: ZoneInfo, count: int = 13) -> Period:
+    """The last `count` calendar months up to today (the hourly job's span)."""
+    first = now.astimezone(tz).date().replace(day=1)
+    for _ in range(count - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    return Period(first, now.astimezone(tz).date(), tz)
+
+
+async def _closed_cells(
+    session: AsyncSession, indicator: Indicator, closed: Sequence[Period], now: datetime, *, read: bool = True
+) -> list[Cell]:
+    return await closed_month_cells(
+        session,
+        indicator=indicator.code,
+        fingerprint=fingerprint(indicator),
+        timezone=closed[0].tz.key,
+        dimensions=[d for d in FINE if d in indicator.dimensions],
+        months=closed,
+        scan=lambda span: _cells(session, indicator, span, by_month=True),
+        now=now,
+        read=read,
+    )
+
+
+def fingerprint(indicator: Indicator) -> str:
+    """A hash of the indicator's query: stored months of an older definition are not reused."""
+    sample = Period(date(2000, 1, 1), date(2000, 1, 31), ZoneInfo("UTC"))
+    statement = indicator.source(sample).with_only_columns(indicator.count(), *indicator.columns().values())
+    text = f"{indicator.code}|{indicator.dimensions}|{indicator.timestamp()}|{statement}"
+    if indicator.denominator is not None:
+        text += f"|{indicator.denominator()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 async def _response_medians(session: AsyncSession, period: Period, months: Sequence[Period]) -> list[Row]:
@@ -380,7 +446,8 @@ async def _response_medians(session: AsyncSession, period: Period, months: Seque
     records = (await session.execute(statement)).all()
     rows: list[Row] = []
     for part in [period, *months]:
-        inside = [r for r in records if part.utc_start <= r.created_at < part.utc_end]
+        start, end = part.utc_start, part.utc_end
+        inside = [r for r in records if start <= r.created_at < end]
         groups: dict[tuple[str, str], list[float]] = {(ALL, ALL): []}
         for record in inside:
             hours = (record.first_response_at - record.created_at).total_seconds() / 3600
@@ -393,20 +460,40 @@ async def _response_medians(session: AsyncSession, period: Period, months: Seque
     return rows
 
 
+def _collapse(cells: Sequence[Cell]) -> list[Cell]:
+    """Sum cells of several months into cells of the whole period (same dimension values)."""
+    sums: dict[tuple[str, ...], list[float]] = {}
+    for _, values, (value, base) in cells:
+        total = sums.setdefault(values, [0.0, 0.0])
+        total[0] += value
+        total[1] += base
+    return [("", values, (value, base)) for values, (value, base) in sums.items()]
+
+
+def _picker(positions: Sequence[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """A fast function taking the values at `positions` out of a cell's dimension values, as a tuple."""
+    if not positions:
+        return lambda values: ()
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda values: (values[only],)
+    return itemgetter(*positions)  # type: ignore[return-value]
+
+
 def _rollup(indicator: Indicator, period: Period, cells: Sequence[Cell]) -> list[Row]:
     present = [d for d in FINE if d in indicator.dimensions]
     rows = []
     for grouping in GROUPING_SETS:
         if any(d not in indicator.dimensions for d in grouping):
             continue
-        positions = [present.index(d) for d in grouping]
-        sums: dict[tuple[str, ...], tuple[float, float]] = {}
+        pick = _picker([present.index(d) for d in grouping])
+        sums: dict[tuple[str, ...], list[float]] = {}
         for _, values, (value, base) in cells:
-            key = tuple(values[i] for i in positions)
-            total, total_base = sums.get(key, (0.0, 0.0))
-            sums[key] = (total + value, total_base + base)
+            total = sums.setdefault(pick(values), [0.0, 0.0])
+            total[0] += value
+            total[1] += base
         if not grouping:
-            sums.setdefault((), (0.0, 0.0))  # the total is written even when it is zero
+            sums.setdefault((), [0.0, 0.0])  # the total is written even when it is zero
         for key in sorted(sums):
             labels = {d: (ALL if d in indicator.dimensions else "") for d in DIMENSIONS}
             labels.update(zip(grouping, key, strict=True))

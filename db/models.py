@@ -70,6 +70,9 @@ class User(SQLModel, table=True):
     subscribed: bool = Field(default=True)
     created_at: datetime = Field(sa_column=_dt(nullable=False))
     last_seen_at: datetime = Field(sa_column=_dt(nullable=False))
+    # When the "use the bot or your account is erased" notice was queued; a notice older than
+    # `last_seen_at` belongs to an inactivity the user has since ended (db/retention.py).
+    erasure_notice_at: datetime | None = Field(default=None, sa_column=_dt())
 
 
 class GuardianConsent(SQLModel, table=True):
@@ -131,6 +134,8 @@ class Delivery(SQLModel, table=True):
         Index("ix_deliveries_due", "status", "not_before"),
         # Covers the indicator scans (kind, outcome, month, person) without touching the rows.
         Index("ix_deliveries_report", "kind", "status", "sent_at", "user_id"),
+        # Erasing an account cascades here; without it every erasure scans the whole outbox.
+        Index("ix_deliveries_user", "user_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -352,6 +357,8 @@ class Report(SQLModel, table=True):
     first_response_at: datetime | None = Field(default=None, sa_column=_dt())
     closed_at: datetime | None = Field(default=None, sa_column=_dt())
     last_alerted_at: datetime | None = Field(default=None, sa_column=_dt())
+    # Set when retention stripped the case of its text, evidence and messages (db/retention.py).
+    anonymised_at: datetime | None = Field(default=None, sa_column=_dt())
 
 
 class ReportEvidence(SQLModel, table=True):
@@ -381,3 +388,39 @@ class ReportMessage(SQLModel, table=True):
     text: str = Field(max_length=2000)
     created_at: datetime = Field(sa_column=_dt(nullable=False))
     undelivered_told_at: datetime | None = Field(default=None, sa_column=_dt())
+
+
+class IndicatorMonth(SQLModel, table=True):
+    """A closed calendar month of one indicator whose figures are stored (db/indicator_cache.py).
+
+    The fingerprint is a hash of the indicator's query: a new definition is computed afresh.
+    """
+
+    __tablename__ = "indicator_months"
+    __table_args__ = (UniqueConstraint("indicator", "month", "timezone", "fingerprint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator: str = Field(max_length=40)
+    month: str = Field(max_length=7)  # YYYY-MM in `timezone`
+    timezone: str = Field(max_length=40)
+    fingerprint: str = Field(max_length=16)
+    computed_at: datetime = Field(sa_column=_dt(nullable=False))
+
+
+class IndicatorCell(SQLModel, table=True):
+    """One stored figure of a closed month at the finest grain: counts, never a person."""
+
+    __tablename__ = "indicator_cells"
+
+    id: int | None = Field(default=None, primary_key=True)
+    month_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("indicator_months.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    kecamatan: str | None = Field(default=None, max_length=40)
+    kelurahan: str | None = Field(default=None, max_length=40)
+    age_band: str | None = Field(default=None, max_length=12)
+    gender: str | None = Field(default=None, max_length=12)
+    role: str | None = Field(default=None, max_length=12)
+    category: str | None = Field(default=None, max_length=24)
+    value: float
+    base: float = Field(default=0.0)

@@ -160,22 +160,31 @@ async def claim_batch(
     )
 
 
-async def record_outcomes(session: AsyncSession, *, outcomes: Iterable[Outcome], now: datetime) -> None:
-    """Write what happened to each attempted delivery; a blocked user is unsubscribed."""
+async def record_outcomes(
+    session: AsyncSession, *, outcomes: Iterable[Outcome], now: datetime, lease_until: datetime | None = None
+) -> None:
+    """Write what happened to each attempted delivery; a blocked user is unsubscribed.
+
+    Only rows still being sent, and with `lease_until` only those still under that claim's
+    lease, are written: a row another sender took over after the lease ran out is theirs.
+    """
     groups: dict[Result, list[Outcome]] = {}
     for outcome in outcomes:
         groups.setdefault(outcome.result, []).append(outcome)
     table = Delivery.__table__  # type: ignore[attr-defined]
+    ours = table.c.status == Status.SENDING
+    if lease_until is not None:
+        ours = and_(ours, table.c.lease_until == lease_until)
     if sent := groups.get(Result.SENT):
         await session.execute(
             update(table)
-            .where(table.c.id.in_([o.delivery_id for o in sent]))
+            .where(table.c.id.in_([o.delivery_id for o in sent]), ours)
             .values(status=Status.SENT, sent_at=now, lease_until=None, sealed_route=None)
         )
     if blocked := groups.get(Result.BLOCKED):
         ids = [o.delivery_id for o in blocked]
         await session.execute(
-            update(table).where(table.c.id.in_(ids))
+            update(table).where(table.c.id.in_(ids), ours)
             .values(status=Status.BLOCKED, lease_until=None, sealed_route=None, error="blocked by the user")
         )
         user_ids = select(table.c.user_id).where(table.c.id.in_(ids), table.c.user_id.is_not(None))
@@ -189,11 +198,11 @@ async def record_outcomes(session: AsyncSession, *, outcomes: Iterable[Outcome],
             values |= {"status": Status.FAILED, "sealed_route": None}
         else:
             values |= {"status": Status.PENDING, "not_before": outcome.retry_at or now}
-        await session.execute(update(table).where(table.c.id == outcome.delivery_id).values(**values))
+        await session.execute(update(table).where(table.c.id == outcome.delivery_id, ours).values(**values))
     if failed := groups.get(Result.FAILED):
         for outcome in failed:
             await session.execute(
-                update(table).where(table.c.id == outcome.delivery_id)
+                update(table).where(table.c.id == outcome.delivery_id, ours)
                 .values(status=Status.FAILED, lease_until=None, sealed_route=None, error=(outcome.error or "")[:200])
             )
     await session.flush()

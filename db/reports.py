@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import audit
+from db import audit, limits
 from db.codes import random_code
 from db.crypto import keyed_digest
 from db.errors import DomainError, InvalidChoice
@@ -47,9 +47,9 @@ HAPPENED = ("today", "yesterday", "this_week", "this_month", "earlier", "ongoing
 OUTCOMES = ("resolved", "referred", "not_genuine")
 REFERRALS = ("uptd_ppa", "police", "school", "health")
 
-DESCRIPTION_MAX = 2000
-MESSAGE_MAX = 2000
-EVIDENCE_MAX = 5
+DESCRIPTION_MAX = limits.REPORT_DESCRIPTION_MAX  # the numbers live in db/limits.py
+MESSAGE_MAX = limits.REPORT_MESSAGE_MAX
+EVIDENCE_MAX = limits.REPORT_EVIDENCE_MAX
 STATUS_DAYS_AFTER_CLOSE = 30  # a closed report's code stops working after this
 REALERT_AFTER = timedelta(minutes=15)
 REALERT_EVERY = timedelta(minutes=10)
@@ -141,7 +141,7 @@ def _validate(draft: ReportDraft, regions: dict[str, tuple[str, ...]]) -> None:
         raise ReportInvalid()
     if draft.kelurahan is not None and (draft.kecamatan is None or draft.kelurahan not in regions[draft.kecamatan]):
         raise ReportInvalid()
-    if not draft.description.strip() or len(draft.description) > DESCRIPTION_MAX:
+    if not draft.description.strip() or limits.length(draft.description) > DESCRIPTION_MAX:
         raise ReportInvalid()
     if len(draft.evidence) > EVIDENCE_MAX or draft.language not in ("id", "en"):
         raise ReportInvalid()
@@ -204,7 +204,7 @@ async def add_reporter_message(session: AsyncSession, *, code: str, text: str, n
         raise NoFollowUp()
     if report.status == ReportStatus.CLOSED:
         raise ReportClosed()
-    if not text.strip() or len(text) > MESSAGE_MAX:
+    if not text.strip() or limits.length(text) > MESSAGE_MAX:
         raise ReportInvalid()
     assert report.id is not None
     session.add(ReportMessage(report_id=report.id, kind="reporter", text=text.strip(), created_at=now))
@@ -294,7 +294,7 @@ async def add_staff_message(
     session: AsyncSession, *, report_id: int, staff_id: int, text: str, note: bool, now: datetime
 ) -> tuple[Report, ReportMessage]:
     """Add a message to the reporter (needs follow-up) or a staff-only note."""
-    if not text.strip() or len(text) > MESSAGE_MAX:
+    if not text.strip() or limits.length(text) > MESSAGE_MAX:
         raise ReportInvalid()
     current = await session.get(Report, report_id)
     if current is not None and not note and (not current.follow_up or current.reply_route is None):

@@ -31,6 +31,7 @@ from handlers import (
     errors,
     event_admin,
     events,
+    flood,
     indicators,
     menu,
     onboarding,
@@ -39,6 +40,7 @@ from handlers import (
     quizzes,
     report_flow,
     report_status,
+    retention,
     roles,
 )
 from handlers.callbacks import pattern
@@ -115,6 +117,9 @@ JOBS: list[JobSpec] = [
     JobSpec("events.reminders", events.reminder_job, interval=60),
     JobSpec("reports.realert_urgent", cases.realert_job, interval=60),
     JobSpec("reports.undelivered", cases.undelivered_job, interval=60),
+    JobSpec("indicators.close_months", indicators.close_months_job, interval=3600, first=60),
+    # Daily, first five minutes after start (idempotent, so a restart only runs it early).
+    JobSpec("privacy.retention", retention.retention_job, interval=24 * 3600, first=300),
 ]
 
 
@@ -139,7 +144,10 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     # A broken quiz bank stops start-up with a message naming the file, question and problem.
     app.bot_data[quizzes.BANK_KEY] = load_quiz_bank()
-    app.add_handler(crisis.handler(), group=crisis.GROUP)  # sees every private text, stops none
+    words = crisis.load_crisis_words()
+    app.bot_data[flood.GATE_KEY] = flood.new_gate()
+    app.add_handler(flood.handler(crisis.help_filter(words)), group=flood.GROUP)  # drops floods
+    app.add_handler(crisis.handler(words), group=crisis.GROUP)  # sees every private text, stops none
     app.add_handler(TypeHandler(Update, load_user), group=-1)
     # Conversations first: while one is active, its handlers see the user's messages. They are
     # keyed per user and chat on purpose (buttons are re-checked on every press), so PTB's

@@ -74,4 +74,4 @@ async def fallback_message(update: Update, context: BotContext) -> None:
 
 async def stale_button(update: Update, context: BotContext) -> None:
     """Answer a button from an old message, another bot version or a forged client."""
-    await answer_query(update, context, context.render("errors/stale_button")[:190], alert=True)
+    await answer_query(update, context, context.render("errors/stale_button"), alert=True)

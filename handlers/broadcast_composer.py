@@ -19,12 +19,21 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import broadcasts, events
+from db import broadcasts, events, limits
 from db.broadcasts import WEEKDAYS, Audience
 from db.errors import DomainError
 from db.users import CHILD_AGE_BANDS
 from handlers.callbacks import decode, encode
-from handlers.common import FACILITATOR_ROLES, Button, in_rows, keyboard, only_for, refuse, respond
+from handlers.common import (
+    FACILITATOR_ROLES,
+    Button,
+    in_rows,
+    keyboard,
+    only_for,
+    refuse,
+    respond,
+    telegram_length,
+)
 
 MESSAGE, AUDIENCE, WHEN, TYPED_TIME, CONFIRM = range(5)
 DRAFT_KEY = "broadcast_draft"
@@ -77,12 +86,26 @@ async def got_message(update: Update, context: BotContext) -> int:
     elif message.text:
         draft.media_kind = draft.media_file_id = None
         draft.text = message.text_html
-    limit = 1024 if draft.media_kind else 4096
-    if (not draft.text and not draft.media_kind) or len(draft.text) > limit:
+    # Telegram's limits count the text people see, not the HTML that keeps its formatting.
+    limit = limits.TELEGRAM_CAPTION_MAX if draft.media_kind else limits.TELEGRAM_TEXT_MAX
+    if (not draft.text and not draft.media_kind) or telegram_length(draft.text) > limit:
         await respond(update, context, context.render("broadcasts/bad_message", limit=limit))
         return MESSAGE
     await _show_audience(update, context)
     return AUDIENCE
+
+
+async def got_other_message(update: Update, context: BotContext) -> int:
+    """A sticker, voice note or the like: say what can be sent; nothing was taken yet."""
+    await respond(update, context, context.render("broadcasts/bad_message", limit=limits.TELEGRAM_TEXT_MAX))
+    return MESSAGE
+
+
+async def got_other_time(update: Update, context: BotContext) -> int:
+    """Anything but text where a time is asked: ask again, keeping the message and audience."""
+    weekly = _draft(context).schedule == "weekly"
+    await respond(update, context, context.render("broadcasts/bad_time" if weekly else "broadcasts/bad_datetime"))
+    return TYPED_TIME
 
 
 async def _show_audience(update: Update, context: BotContext) -> None:
@@ -295,16 +318,18 @@ def conversation() -> ConversationHandler[BotContext]:
     """The composer as one ConversationHandler (facilitators, staff and admins)."""
     guard = FACILITATOR_ROLES
     any_input = (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND & filters.ChatType.PRIVATE
+    anything_else = filters.ChatType.PRIVATE & ~filters.COMMAND & filters.UpdateType.MESSAGE
     return ConversationHandler(
         entry_points=[CallbackQueryHandler(only_for(guard, start), pattern=r"^bc:new$")],
         states={
-            MESSAGE: [MessageHandler(any_input, got_message)],
+            MESSAGE: [MessageHandler(any_input, got_message), MessageHandler(anything_else, got_other_message)],
             AUDIENCE: [
                 CallbackQueryHandler(ask_when, pattern=r"^bc:when$"),
                 CallbackQueryHandler(on_audience, pattern=r"^bc:(role|kec|kel|age|lang|event|all)"),
             ],
             WHEN: [CallbackQueryHandler(on_when, pattern=r"^bc:(now|once|weekly)")],
-            TYPED_TIME: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_time)],
+            TYPED_TIME: [MessageHandler(filters.TEXT & ~filters.COMMAND, got_time),
+                         MessageHandler(anything_else, got_other_time)],
             CONFIRM: [CallbackQueryHandler(only_for(guard, confirm), pattern=r"^bc:ok$")],
         },
         fallbacks=[

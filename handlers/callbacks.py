@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_BYTES = 64
+from db import limits
+
+MAX_BYTES = limits.CALLBACK_DATA_MAX_BYTES  # Telegram refuses more
 _PART = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 
 

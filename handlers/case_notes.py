@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import outbox, reports
+from db import limits, outbox, reports
 from db.errors import DomainError
 from handlers.callbacks import decode
 from handlers.common import STAFF_ROLES, answer_query, has_role, only_for, refuse, respond
@@ -34,7 +34,7 @@ def _data(context: BotContext) -> dict[Any, Any]:
     return context.user_data if context.user_data is not None else {}
 
 
-def _prompt(context: BotContext, code: str, note: bool, problem: bool = False) -> str:
+def _prompt(context: BotContext, code: str, note: bool, problem: str | None = None) -> str:
     return context.render("cases/write_prompt", code=code, note=note, limit=reports.MESSAGE_MAX, problem=problem)
 
 
@@ -79,8 +79,8 @@ async def got_text(update: Update, context: BotContext) -> int:
         return ConversationHandler.END
     report_id, note, code = pending
     text, now, services = message.text.strip(), context.now(), context.services
-    if not text or len(text) > reports.MESSAGE_MAX:
-        await respond(update, context, _prompt(context, code, note, problem=True))
+    if not text or limits.length(text) > reports.MESSAGE_MAX:
+        await respond(update, context, _prompt(context, code, note, "too_long" if text else "required"))
         return WRITING
     try:
         async with context.db() as session:
@@ -103,6 +103,16 @@ async def got_text(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+async def got_other(update: Update, context: BotContext) -> int:
+    """A photo or sticker instead of the text: ask again, keep the case being written on."""
+    pending = _data(context).get(PENDING_KEY)
+    if pending is None:
+        return ConversationHandler.END
+    _report_id, note, code = pending
+    await respond(update, context, _prompt(context, code, note, "not_text"))
+    return WRITING
+
+
 async def cancel(update: Update, context: BotContext) -> int:
     """Drop the message being written."""
     _data(context).pop(PENDING_KEY, None)
@@ -114,7 +124,11 @@ def conversation() -> ConversationHandler[BotContext]:
     """Staff writing on a case, keyed per staff member across chats (per_chat=False)."""
     return ConversationHandler(
         entry_points=[CallbackQueryHandler(only_for(STAFF_ROLES, start_write), pattern=r"^case:(reply|note):\d+$")],
-        states={WRITING: [MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, got_text)]},
+        states={WRITING: [
+            MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, got_text),
+            MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
+                           got_other),
+        ]},
         fallbacks=[CommandHandler(["batal", "cancel"], cancel)],
         per_chat=False,
         allow_reentry=True,

@@ -20,7 +20,15 @@ from db import outbox, reports
 from db.errors import DomainError
 from db.models import Report, ReportStatus
 from handlers.callbacks import BadCallback, decode, encode
-from handlers.common import Button, answer_query, in_rows, keyboard, refuse, respond
+from handlers.common import (
+    Button,
+    answer_query,
+    in_rows,
+    keyboard,
+    newest_that_fit,
+    refuse,
+    respond,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +40,21 @@ def card_text(
     services: Services, locale: str, report: Report, *, evidence_count: int,
     detail: reports.CaseDetail | None = None, realert: bool = False, reporter_answered: bool = False,
 ) -> str:
-    """Render a case card; with `detail`, also its history and latest messages."""
-    return services.renderer.render(
-        locale, "cases/card", report=report, evidence_count=evidence_count,
-        simfoni_type=reports.simfoni_type(report.category), simfoni_place=reports.simfoni_place(report.place),
-        history=detail.history[-HISTORY_SHOWN:] if detail else [],
-        messages=detail.messages[-MESSAGES_SHOWN:] if detail else [],
-        realert=realert, reporter_answered=reporter_answered,
-    )
+    """Render a case card; with `detail`, also its latest history and messages, as many as fit."""
+    history = detail.history[-HISTORY_SHOWN:] if detail else []
+    messages = detail.messages[-MESSAGES_SHOWN:] if detail else []
+
+    def render(hidden: int) -> str:
+        # Older messages go first, then older history: the story itself always stays.
+        dropped_messages = min(hidden, len(messages))
+        return services.renderer.render(
+            locale, "cases/card", report=report, evidence_count=evidence_count,
+            simfoni_type=reports.simfoni_type(report.category), simfoni_place=reports.simfoni_place(report.place),
+            history=history[hidden - dropped_messages:], messages=messages[dropped_messages:],
+            realert=realert, reporter_answered=reporter_answered,
+        )
+
+    return newest_that_fit(render, len(messages) + len(history))
 
 
 def case_rows(services: Services, locale: str, report: Report) -> list[list[Button]]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import html
 import logging
+import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
@@ -10,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext
+from db import limits
 from db.models import Role
 
 logger = logging.getLogger(__name__)
@@ -61,18 +66,48 @@ async def respond(
     return await context.bot.send_message(chat.id, text, reply_markup=markup)
 
 
+ANSWERED_KEY = "answered_queries"
+_ANSWERED_REMEMBERED = 1000  # recent press ids: the error handler gets a fresh context
+
+
+def _answered(context: BotContext) -> OrderedDict[str, None]:
+    answered: OrderedDict[str, None] = context.bot_data.setdefault(ANSWERED_KEY, OrderedDict())
+    return answered
+
+
+def query_was_answered(update: Update, context: BotContext) -> bool:
+    """Tell whether this update's button press was already answered (Telegram takes one answer)."""
+    query = update.callback_query
+    return query is not None and (context.query_answered or query.id in _answered(context))
+
+
 async def answer_query(
     update: Update, context: BotContext, text: str | None = None, *, alert: bool = False
 ) -> None:
-    """Answer a button press once per update (Telegram refuses a second answer)."""
+    """Answer a button press once (Telegram refuses a second answer); `text` may be a template."""
     query = update.callback_query
-    if query is None or context.query_answered:
+    if query is None or query_was_answered(update, context):
         return
     context.query_answered = True
+    answered = _answered(context)
+    answered[query.id] = None
+    while len(answered) > _ANSWERED_REMEMBERED:
+        answered.popitem(last=False)
     try:
-        await query.answer(text, show_alert=alert)
+        await query.answer(alert_text(text) if text else None, show_alert=alert)
     except BadRequest as exc:  # too old (the bot was down for a while): nothing to do
         logger.debug("callback answer refused: %s", exc)
+
+
+def alert_text(text: str) -> str:
+    """A pop-up shows plain text of at most 200 characters: drop the HTML, shorten with "…"."""
+    plain = html.unescape(_TAG.sub("", text)).strip()
+    if utf16_length(plain) <= limits.TELEGRAM_ALERT_MAX:
+        return plain
+    cut = plain[: limits.TELEGRAM_ALERT_MAX]
+    while utf16_length(cut) > limits.TELEGRAM_ALERT_MAX - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
 
 
 def has_role(context: BotContext, roles: frozenset[Role]) -> bool:
@@ -84,7 +119,7 @@ async def refuse(update: Update, context: BotContext, reason: str = "not_allowed
     """Tell the user, kindly and briefly, that they cannot do this."""
     text = context.render(f"errors/{reason}")
     if update.callback_query is not None:
-        await answer_query(update, context, text[:190], alert=True)
+        await answer_query(update, context, text, alert=True)
         return
     await respond(update, context, text)
 
@@ -98,7 +133,7 @@ def only_for(roles: frozenset[Role], callback: HandlerFn) -> HandlerFn:
             return None
         return await callback(update, context)
 
-    guarded.__name__ = getattr(callback, "__name__", "guarded")
+    functools.update_wrapper(guarded, callback)  # logs name the real handler (bot/logs.py)
     return guarded
 
 
@@ -118,4 +153,37 @@ def confirm_is_fresh(context: BotContext, stamp: int) -> bool:
 
 def command_args(context: BotContext) -> list[str]:
     """Return the arguments after a command, bounded so odd input stays cheap."""
-    return [a[:64] for a in (context.args or [])[:5]]
+    return [a[: limits.COMMAND_ARG_CHARS_MAX] for a in (context.args or [])[: limits.COMMAND_ARGS_MAX]]
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def utf16_length(plain: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji is often two)."""
+    return limits.length(plain)
+
+
+def telegram_length(text: str) -> int:
+    """The length Telegram counts for an HTML message: no tags, entities decoded, UTF-16 units."""
+    return utf16_length(html.unescape(_TAG.sub("", text)))
+
+
+def fewest_hidden(render: Callable[[int], str], count: int, limit: int = limits.TELEGRAM_TEXT_MAX) -> tuple[str, int]:
+    """Render `render(hidden)` with 0, 1, 2… of `count` items left out until it fits; return both.
+
+    For texts that echo what people typed (case messages, a report's story, event titles): each
+    item is bounded, their number is not, and Telegram refuses a message over 4096 characters.
+    The caller decides which items `hidden` leaves out (the oldest messages, the latest events).
+    """
+    text = render(0)
+    for hidden in range(1, count + 1):
+        if telegram_length(text) <= limit:
+            return text, hidden - 1
+        text = render(hidden)
+    return text, count
+
+
+def newest_that_fit(render: Callable[[int], str], count: int, limit: int = limits.TELEGRAM_TEXT_MAX) -> str:
+    """`fewest_hidden`, for a caller that only needs the text."""
+    return fewest_hidden(render, count, limit)[0]

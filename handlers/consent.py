@@ -13,7 +13,7 @@ from db.errors import DomainError
 from db.models import User
 from handlers.callbacks import decode, encode
 from handlers.common import confirm_is_fresh, confirm_stamp, keyboard, refuse, respond
-from handlers.events import release_places
+from handlers.privacy import erase_account
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +116,11 @@ async def _withdraw(update: Update, context: BotContext, consent_id: int) -> Non
     assert update.effective_user is not None
     renderer = context.services.renderer
     async with context.db() as session:
-        async def give_back_places(child: User) -> None:
-            await release_places(context.services, session, child, now=context.now())
+        async def erase(child: User) -> None:
+            await erase_account(context.services, session, child, now=context.now())
 
         decision = await consent.withdraw(
-            session,
-            consent_id=consent_id,
-            by_telegram_id=update.effective_user.id,
-            before_erase=give_back_places,
+            session, consent_id=consent_id, by_telegram_id=update.effective_user.id, erase=erase
         )
         text = renderer.render(decision.child_language, "consent/child_withdrawn")
         await _tell(context, session, decision.child_telegram_id, text)

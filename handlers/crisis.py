@@ -87,7 +87,11 @@ async def crisis_help(update: Update, context: BotContext) -> None:
     await context.bot.send_message(chat.id, context.render("reports/crisis"))
 
 
+def help_filter(words: CrisisWords) -> filters.BaseFilter:
+    """Private messages (new or edited) whose text or caption has a crisis phrase."""
+    return filters.ChatType.PRIVATE & filters.UpdateType.MESSAGES & CrisisFilter(words)
+
+
 def handler(words: CrisisWords | None = None) -> MessageHandler[BotContext, None]:
     """The crisis handler for private messages (register it in GROUP)."""
-    crisis = CrisisFilter(words or load_crisis_words())
-    return MessageHandler(filters.ChatType.PRIVATE & filters.UpdateType.MESSAGES & crisis, crisis_help)
+    return MessageHandler(help_filter(words or load_crisis_words()), crisis_help)

@@ -8,9 +8,10 @@ from telegram import Update
 from telegram.error import Forbidden, TelegramError
 
 from bot.context import BotContext
+from bot.logs import update_fields
 from handlers import basics
 from handlers.callbacks import BadCallback
-from handlers.common import answer_query
+from handlers.common import answer_query, query_was_answered
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +25,17 @@ async def on_error(update: object, context: BotContext) -> None:
     if isinstance(error, Forbidden):  # the user blocked the bot: nobody to tell
         logger.info("user unreachable: %s", error)
         return
-    logger.error("handler failed: %s", type(error).__name__, exc_info=error)
+    logger.error("handler failed: %s", type(error).__name__, exc_info=error, extra=update_fields(update))
     if not isinstance(update, Update) or update.effective_chat is None:
         return
-    if update.effective_chat.type != "private" and update.callback_query is None:
+    private = update.effective_chat.type == "private"
+    pressed = update.callback_query is not None and not query_was_answered(update, context)
+    if not private and not pressed:  # in a group, only the person who pressed is told
         return
     try:
         text = context.render("errors/generic")
-        if update.callback_query is not None and not context.query_answered:
-            await answer_query(update, context, text[:190], alert=True)
+        if pressed:
+            await answer_query(update, context, text, alert=True)
         else:
             await context.bot.send_message(update.effective_chat.id, text)
     except TelegramError as exc:

@@ -19,7 +19,7 @@ from telegram.ext import (
 
 from bot.context import BotContext
 from bot.timeparse import parse_wita
-from db import events, outbox
+from db import events, limits, outbox
 from db.errors import DomainError
 from db.events import EventDraft, EventInvalid
 from db.users import AGE_BANDS, CHILD_AGE_BANDS
@@ -41,7 +41,7 @@ from handlers.events import notices, share_link
 ASKING = 0
 FORM_KEY = "event_form"
 STEPS = ("title", "description", "start", "end", "venue", "kecamatan", "capacity", "ages", "deadline", "preview")
-TEXT_LIMITS = {"title": events.TITLE_MAX, "description": events.DESCRIPTION_MAX, "venue": events.VENUE_MAX}
+TEXT_LIMITS = {"title": limits.EVENT_TITLE_MAX, "description": limits.EVENT_DESCRIPTION_MAX, "venue": limits.EVENT_VENUE_MAX}
 
 
 @dataclass
@@ -112,7 +112,8 @@ async def start_edit(update: Update, context: BotContext) -> int:
 
 
 async def _ask(
-    update: Update, context: BotContext, step: str, problem: str | None = None, *, field_name: str | None = None
+    update: Update, context: BotContext, step: str, problem: str | None = None, *, field_name: str | None = None,
+    limit: int | None = None, length: int | None = None,
 ) -> int:
     form = _form(context)
     form.step = step
@@ -140,7 +141,8 @@ async def _ask(
         rows.append([(t("btn.back"), encode("evn", "back"))])
     rows.append([(t("btn.cancel"), encode("evn", "cancel"))])
     bands = [b for b in AGE_BANDS if b in form.age_bands]
-    values = {"form": form, "step": step, "problem": problem, "field": field_name, "bands": bands}
+    values = {"form": form, "step": step, "problem": problem, "field": field_name, "bands": bands,
+              "limit": limit, "length": length}
     await respond(update, context, context.render("events/ask", **values), keyboard(rows))
     return ASKING
 
@@ -159,8 +161,9 @@ async def got_text(update: Update, context: BotContext) -> int:
     typed = message.text.strip()
     step, now, tz = form.step, context.now(), context.services.settings.tz
     if step in TEXT_LIMITS:
-        if not typed or len(typed) > TEXT_LIMITS[step]:
-            return await _ask(update, context, step, "too_long" if typed else "required")
+        if not typed or limits.length(typed) > TEXT_LIMITS[step]:
+            problem = "too_long" if typed else "required"
+            return await _ask(update, context, step, problem, limit=TEXT_LIMITS[step], length=limits.length(typed))
         setattr(form, step, typed)
     elif step in ("start", "end", "deadline"):
         default_day = form.starts_at.astimezone(tz).date() if step == "end" and form.starts_at else None
@@ -181,6 +184,13 @@ async def got_text(update: Update, context: BotContext) -> int:
     else:
         return await _ask(update, context, step, "use_buttons")
     return await _ask(update, context, _next(form, step))
+
+
+async def got_other(update: Update, context: BotContext) -> int:
+    """A photo, sticker or file instead of an answer: repeat the question, keep the form."""
+    step = _form(context).step
+    typed_steps = (*TEXT_LIMITS, "start", "end", "deadline", "capacity")
+    return await _ask(update, context, step, "not_text" if step in typed_steps else "use_buttons")
 
 
 def _time_problem(form: EventForm, step: str, moment: datetime | None, now: datetime) -> str | None:
@@ -284,6 +294,8 @@ def conversation() -> ConversationHandler[BotContext]:
         states={
             ASKING: [
                 MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, got_text),
+                MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
+                               got_other),
                 CallbackQueryHandler(cancel, pattern=r"^evn:cancel$"),
                 CallbackQueryHandler(on_form_button, pattern=r"^evn:"),
             ],

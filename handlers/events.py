@@ -20,7 +20,15 @@ from db.events import SignUpResult
 from db.models import Event, EventSignup, Role, SignupStatus, User
 from db.users import is_pending_child, is_registered
 from handlers.callbacks import BadCallback, decode, encode
-from handlers.common import Button, answer_query, command_args, keyboard, refuse, respond
+from handlers.common import (
+    Button,
+    answer_query,
+    command_args,
+    fewest_hidden,
+    keyboard,
+    refuse,
+    respond,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +93,12 @@ async def events_command(update: Update, context: BotContext) -> None:
     async with context.db() as session:
         items = await events.upcoming(session, now=context.now(), kecamatan=context.user.kecamatan)
         mine = {e.id: s for e, s in await events.my_events(session, user=context.user, now=context.now())}
+    places = {i.id: events.places_left(i) for i in items}
+    text, hidden = fewest_hidden(
+        lambda hidden: context.render("events/list", items=items[: len(items) - hidden], mine=mine, places=places),
+        len(items),
+    )
+    items = items[: len(items) - hidden]  # the soonest that fit; a button for each one shown
     t = context.text
     rows: list[list[Button]] = []
     for item in items:
@@ -95,7 +109,6 @@ async def events_command(update: Update, context: BotContext) -> None:
             row.append((t("ev.btn.join"), encode("ev", "join", item.id)))
         rows.append(row)
     rows.append([(t("ev.btn.mine"), encode("ev", "mine"))])
-    text = context.render("events/list", items=items, mine=mine, places={i.id: events.places_left(i) for i in items})
     await respond(update, context, text, keyboard(rows))
 
 
@@ -107,10 +120,14 @@ async def my_events_command(update: Update, context: BotContext) -> None:
     assert context.user is not None
     async with context.db() as session:
         items = await events.my_events(session, user=context.user, now=context.now())
+    text, hidden = fewest_hidden(
+        lambda hidden: context.render("events/mine", items=items[: len(items) - hidden]), len(items)
+    )
+    items = items[: len(items) - hidden]
     t = context.text
     rows = [[(t("ev.btn.item", title=e.title[:40]), encode("ev", "open", e.id))] for e, _ in items]
     rows.append([(t("ev.btn.all"), encode("ev", "list"))])
-    await respond(update, context, context.render("events/mine", items=items), keyboard(rows))
+    await respond(update, context, text, keyboard(rows))
 
 
 async def show_event(update: Update, context: BotContext, event_id: int, result: str | None = None) -> None:

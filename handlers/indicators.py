@@ -12,7 +12,7 @@ from bot.charts import participation_png_async
 from bot.context import BotContext
 from bot.exports import write_export
 from db import broadcasts
-from db.indicators import Period, compute
+from db.indicators import Period, compute, recent_months, store_closed_months
 from handlers.callbacks import decode, encode
 from handlers.common import keyboard, refuse, respond
 
@@ -57,8 +57,9 @@ async def on_button(update: Update, context: BotContext) -> None:
     today = context.now().astimezone(context.services.settings.tz).date()
     period = period_of(key, today, context)
     await respond(update, context, context.render("indicators/working"))
+    await store_closed_months(context.services.db, period=period, now=context.now())
     async with context.db() as session:
-        figures = await compute(session, period=period)
+        figures = await compute(session, period=period, now=context.now())
         runs = await broadcasts.figures_in_period(session, start=period.utc_start, end=period.utc_end)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"indikator-kla-{period.start.isoformat()}-{period.end.isoformat()}.{fmt}"
@@ -74,7 +75,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
     today = context.now().astimezone(context.services.settings.tz).date()
     start = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
     async with context.db() as session:
-        figures = await compute(session, period=Period(start, today, context.services.settings.tz))
+        figures = await compute(session, period=Period(start, today, context.services.settings.tz), now=context.now())
     png = await participation_png_async(
         figures,
         title=context.text("ex.chart.title"),
@@ -83,3 +84,9 @@ async def stats_command(update: Update, context: BotContext) -> None:
     )
     caption = context.render("indicators/chart_caption", start=start, end=today)
     await context.bot.send_photo(update.effective_chat.id, png, caption=caption)
+
+
+async def close_months_job(context: BotContext) -> None:
+    """Ticker job: store the figures of months that have just closed, so exports stay fast."""
+    services = context.services
+    await store_closed_months(services.db, period=recent_months(services.now(), services.settings.tz), now=services.now())

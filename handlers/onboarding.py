@@ -13,6 +13,7 @@ from handlers import consent, menu
 from handlers.callbacks import Callback, decode, encode
 from handlers.commands import publish_for_user
 from handlers.common import Button, in_rows, keyboard, refuse, respond
+from handlers.privacy import erase_account
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -50,7 +51,8 @@ def _question(context: BotContext, step: Step) -> tuple[str, InlineKeyboardMarku
         return context.render("onboarding/language"), keyboard([buttons])
     if step == Step.PRIVACY:
         rows = [[(t("btn.agree"), encode("ob", "priv", "yes"))], [(t("btn.disagree"), encode("ob", "priv", "no"))]]
-        return context.render("onboarding/privacy"), keyboard(rows)
+        keep_days = context.services.settings.RETENTION_INACTIVE_DAYS
+        return context.render("onboarding/privacy", keep_days=keep_days), keyboard(rows)
     if step == Step.ROLE:
         buttons = [(t(f"role.{r}"), encode("ob", "role", r)) for r in ("child", "parent")]
         return context.render("onboarding/role"), keyboard(in_rows(buttons, 1))
@@ -110,7 +112,7 @@ async def _privacy_answer(
     if press.args[0] == "yes":
         await users.accept_privacy(session, user=context.user, now=context.now())
         return
-    await users.erase_user(session, user=context.user)
+    await erase_account(context.services, session, context.user, now=context.now())
     context.user = None
     await respond(update, context, context.render("onboarding/privacy_declined"))
 

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.context import BotContext
+from bot.services import Services
 from db import consent, users
+from db.models import User
 from handlers.callbacks import decode, encode
 from handlers.common import Button, confirm_is_fresh, confirm_stamp, keyboard, refuse, respond
 from handlers.events import release_places
+
+
+async def erase_account(services: Services, session: AsyncSession, user: User, *, now: datetime) -> None:
+    """Erase an account: the one path for /hapus_data, withdrawn consent and retention.
+
+    Coming event places go back to the waitlist first (whoever moves up is told through the
+    outbox); then the row goes, and with it, by foreign-key cascade, everything linked to it.
+    """
+    await release_places(services, session, user, now=now)
+    await users.erase_user(session, user=user)
 
 
 async def privacy_command(update: Update, context: BotContext) -> None:
@@ -22,7 +37,8 @@ async def privacy_command(update: Update, context: BotContext) -> None:
         rows.append([(t("btn.deletedata"), encode("pv", "delete"))])
     for number, item in enumerate(given, start=1):
         rows.append([(t("btn.withdraw", number=number), encode("gd", "withdraw", item.id))])
-    await respond(update, context, context.render("privacy/notice", consents=given), keyboard(rows))
+    keep_days = context.services.settings.RETENTION_INACTIVE_DAYS
+    await respond(update, context, context.render("privacy/notice", consents=given, keep_days=keep_days), keyboard(rows))
 
 
 async def mydata_command(update: Update, context: BotContext) -> None:
@@ -52,12 +68,11 @@ async def on_button(update: Update, context: BotContext) -> None:
         await mydata_command(update, context)
     elif action == "delete":
         await deletedata_command(update, context)
-    elif action == "keep":
+    elif action == "keep" and context.user is not None:  # also the button of the erasure notice
         await respond(update, context, context.render("privacy/kept"))
     elif action == "delete_ok" and context.user is not None and confirm_is_fresh(context, press.int_arg()):
         async with context.db() as session:
-            await release_places(context.services, session, context.user, now=context.now())
-            await users.erase_user(session, user=context.user)
+            await erase_account(context.services, session, context.user, now=context.now())
         context.services.wake_delivery()
         context.user = None
         await respond(update, context, context.render("privacy/deleted"))

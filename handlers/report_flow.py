@@ -23,7 +23,7 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import crypto, outbox, reports
+from db import crypto, limits, outbox, reports
 from db.errors import DomainError
 from handlers import cases
 from handlers.callbacks import decode, encode
@@ -181,8 +181,8 @@ async def got_text(update: Update, context: BotContext) -> int:
     typed = message.text.strip()
     if not typed:
         return await ask(update, context, "description", "required")
-    if len(typed) > reports.DESCRIPTION_MAX:
-        return await ask(update, context, "description", "too_long", length=len(typed))
+    if limits.length(typed) > reports.DESCRIPTION_MAX:
+        return await ask(update, context, "description", "too_long", length=limits.length(typed))
     draft.description = typed
     return await ask(update, context, after(draft, "description"))
 

@@ -17,11 +17,11 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import outbox, reports
+from db import limits, outbox, reports
 from db.errors import DomainError
 from handlers.callbacks import decode, encode
 from handlers.cases import staff_notice_row
-from handlers.common import command_args, keyboard, refuse, respond
+from handlers.common import command_args, keyboard, newest_that_fit, refuse, respond
 from handlers.report_flow import conversation_data, hourly_limit, report_in_private_only
 
 ANSWERING = 0
@@ -66,7 +66,11 @@ async def status_command(update: Update, context: BotContext) -> None:
     rows = []
     if report.follow_up and report.status != "closed":
         rows.append([(context.text("rep.btn.answer"), encode("rps", "answer", report.code))])
-    text = context.render("reports/status", report=report, messages=detail.messages)
+    messages = detail.messages
+    text = newest_that_fit(
+        lambda hidden: context.render("reports/status", report=report, messages=messages[hidden:], hidden=hidden),
+        len(messages),
+    )
     await respond(update, context, text, keyboard(rows) if rows else None)
 
 
@@ -98,7 +102,7 @@ async def got_answer(update: Update, context: BotContext) -> int:
     if code is None:
         return ConversationHandler.END
     text = (message.text or "").strip()
-    if not text or len(text) > reports.MESSAGE_MAX:
+    if not text or limits.length(text) > reports.MESSAGE_MAX:
         await respond(update, context, _ask_text(context, code, "too_long" if text else "required"))
         return ANSWERING
     now, services = context.now(), context.services

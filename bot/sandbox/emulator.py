@@ -17,6 +17,11 @@ type or press, then read the chat histories or wait for the bot's next message::
         emu.press_button(7, "Next")
         edited = await emu.next_bot_message(7)
 
+With a webhook set (`setWebhook`), updates are POSTed to it instead, one at a time and in order,
+with the secret token header, and retried with growing pauses while the bot answers anything but
+2xx, as Telegram does; getUpdates is then refused with 409. Plain-HTTP webhook URLs are accepted
+on loopback only, for tests; elsewhere Telegram's rule (HTTPS, ports 443/80/88/8443) holds.
+
 Results are built with python-telegram-bot's own classes, so they are exactly what it expects.
 Everything runs on the event loop without sleeps: long polls and waiters are woken by signals.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import copy
 import datetime as dtm
 import itertools
@@ -38,7 +44,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from telegram import (
     AcceptedGiftTypes,
@@ -91,6 +99,11 @@ NOT_MODIFIED = (
 QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 CHAT_NOT_FOUND = "Bad Request: chat not found"
 BLOCKED = "Forbidden: bot was blocked by the user"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram sends webhooks only to these ports; loopback URLs (tests only) may use any.
+WEBHOOK_PORTS = frozenset({443, 80, 88, 8443})
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 # Methods that count against the flood limit of `set_rate_limit`.
 SEND_METHODS = frozenset(
@@ -273,6 +286,27 @@ class _Fault:
 
 
 @dataclass
+class Hold:
+    """A held call: the bot's request waits until `release()` (a slow Telegram, a slow handler)."""
+
+    method: str
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        """Let the held request go on."""
+        self.released.set()
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One POST of an update to the bot's webhook and the HTTP status it got (0: no answer)."""
+
+    update_id: int
+    status: int
+
+
+@dataclass
 class _QueuedUpdate:
     update_id: int
     kind: str
@@ -382,6 +416,13 @@ class BotApiEmulator:
         self._last_delivered_update_id = 0
         self._waiting_pollers = 0
         self._webhook_url = ""
+        self._webhook_secret: str | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_client: aiohttp.ClientSession | None = None
+        self._webhook_error: tuple[int, str] | None = None
+        self.webhook_attempts: list[WebhookAttempt] = []
+        # Like Telegram, a refused update is retried later, with growing pauses (shortened for tests).
+        self.webhook_retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 1.0)
         self._closing = False
         # callbacks, polls, files and settings
         self._query_ids = itertools.count(4_391_000_000_000_000_001)
@@ -399,6 +440,7 @@ class BotApiEmulator:
         self.bot_settings: dict[str, Any] = {}
         # faults, flood limits and records
         self._faults: dict[str, deque[_Fault]] = {}
+        self._holds: dict[str, deque[Hold]] = {}
         self._rate_limit: float | None = None
         self._recent_sends: deque[float] = deque()
         self.rate_limited_count = 0
@@ -423,10 +465,16 @@ class BotApiEmulator:
         self.host = host
         self.port = int(runner.addresses[0][1])
         self._closing = False
+        if self._webhook_url and self._webhook_task is None:  # started again with a webhook set
+            self._webhook_task = asyncio.create_task(self._push_updates(), name="emulator-webhook")
 
     async def stop(self) -> None:
-        """Answer pending long polls and stop listening."""
+        """Answer pending long polls, stop pushing to a webhook and stop listening."""
         self.release_pollers()
+        for holds in self._holds.values():
+            for hold in holds:
+                hold.release()
+        await self._stop_webhook_pusher()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -451,6 +499,11 @@ class BotApiEmulator:
     def base_url(self) -> str:
         """The Bot API root for python-telegram-bot, which appends the token itself."""
         return f"http://{self.host}:{self.port}/bot"
+
+    @property
+    def webhook_url(self) -> str:
+        """The webhook the bot set ("" while it polls)."""
+        return self._webhook_url
 
     @property
     def base_file_url(self) -> str:
@@ -514,6 +567,12 @@ class BotApiEmulator:
         """Refuse the next `count` calls of a method (429 by default; network=True drops the connection)."""
         key = method.lower()
         self._faults.setdefault(key, deque()).append(_Fault(count, error_code, retry_after, description, network))
+
+    def hold_next(self, method: str) -> Hold:
+        """Hold the next call of a method until `release()`; `arrived` is set when it comes in."""
+        hold = Hold(method)
+        self._holds.setdefault(method.lower(), deque()).append(hold)
+        return hold
 
     def set_rate_limit(self, per_second: float | None) -> None:
         """Refuse sends beyond this many per rolling second with 429 (None: no limit)."""
@@ -1006,6 +1065,7 @@ class BotApiEmulator:
             if entry is None:
                 raise ApiError(404, "Not Found")
             self._check_schema(method, params, uploads)
+            await self._apply_hold(method)
             self._apply_faults(method)
             self._apply_rate_limit(method, params)
             result = entry[1](_Call(method, params, uploads))
@@ -1131,6 +1191,15 @@ class BotApiEmulator:
         return False
 
     # ------------------------------------------------------------------ faults and flood limits
+
+    async def _apply_hold(self, method: str) -> None:
+        holds = self._holds.get(method.lower())
+        if not holds:
+            return
+        hold = holds.popleft()
+        hold.arrived.set()
+        self._touch()
+        await hold.released.wait()
 
     def _apply_faults(self, method: str) -> None:
         queue = self._faults.get(method.lower())
@@ -1469,25 +1538,107 @@ class BotApiEmulator:
 
     def _delete_webhook(self, call: _Call) -> bool:
         self._webhook_url = ""
+        self._webhook_secret = None
         if call.params.get("drop_pending_updates") is True:
             self._updates.clear()
+        self._updates_signal.notify()  # the pusher sees the URL is gone and ends
         return True
 
     def _set_webhook(self, call: _Call) -> bool:
-        url = call.params.get("url")
+        params = call.params
+        url = params.get("url")
         if not isinstance(url, str):
             raise ApiError(400, "Bad Request: url is empty")
-        if url and not url.startswith("https://"):
-            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
-        self._webhook_url = url
-        if call.params.get("drop_pending_updates") is True:
+        if url:
+            self._check_webhook_url(url)
+        secret = params.get("secret_token")
+        if secret is not None and not (isinstance(secret, str) and _SECRET_TOKEN.fullmatch(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed_updates = frozenset(allowed) or None
+        if params.get("drop_pending_updates") is True:
             self._updates.clear()
+        self._webhook_url = url
+        self._webhook_secret = secret
+        self._webhook_error = None
+        if url and (self._webhook_task is None or self._webhook_task.done()):
+            self._webhook_task = asyncio.create_task(self._push_updates(), name="emulator-webhook")
+        self._updates_signal.notify()
         return True
 
+    @staticmethod
+    def _check_webhook_url(url: str) -> None:
+        """Telegram's rule, HTTPS on ports 443, 80, 88 or 8443; plain HTTP on loopback for tests."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise ApiError(400, "Bad Request: bad webhook: invalid URL") from None
+        if parts.hostname in _LOOPBACK_HOSTS and parts.scheme in ("http", "https"):
+            return
+        if parts.scheme != "https" or not parts.hostname:
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        if port is not None and port not in WEBHOOK_PORTS:
+            raise ApiError(400, "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+
     def _get_webhook_info(self, call: _Call) -> dict[str, Any]:
+        error = self._webhook_error
         return WebhookInfo(
-            url=self._webhook_url, has_custom_certificate=False, pending_update_count=len(self._updates)
+            url=self._webhook_url,
+            has_custom_certificate=False,
+            pending_update_count=len(self._updates),
+            last_error_date=_timestamp(error[0]) if error else None,
+            last_error_message=error[1] if error else None,
+            allowed_updates=sorted(self._allowed_updates) if self._allowed_updates else None,
         ).to_dict()
+
+    # ------------------------------------------------------------------ webhook delivery
+
+    async def _push_updates(self) -> None:
+        """POST updates to the webhook one at a time, in order; retry a refused one, like Telegram."""
+        failures = 0
+        while self._webhook_url:
+            batch = self._deliverable(1)
+            if not batch:
+                await self._updates_signal.wait(1.0)
+                continue
+            queued = batch[0]
+            status, error = await self._post_update(queued)
+            self.webhook_attempts.append(WebhookAttempt(queued.update_id, status))
+            if 200 <= status < 300:
+                failures = 0
+                if queued in self._updates:
+                    self._updates.remove(queued)
+                self._last_delivered_update_id = max(self._last_delivered_update_id, queued.update_id)
+                self._touch()
+                continue
+            self._webhook_error = (int(time.time()), error)
+            self._touch()
+            await asyncio.sleep(self.webhook_retry_delays[min(failures, len(self.webhook_retry_delays) - 1)])
+            failures += 1
+
+    async def _post_update(self, queued: _QueuedUpdate) -> tuple[int, str]:
+        if self._webhook_client is None:
+            self._webhook_client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        headers = {SECRET_HEADER: self._webhook_secret} if self._webhook_secret else {}
+        try:
+            async with self._webhook_client.post(self._webhook_url, json=queued.payload, headers=headers) as response:
+                await response.read()
+                return response.status, f"Wrong response from the webhook: {response.status} {response.reason}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = "Connection refused" if isinstance(exc, aiohttp.ClientConnectorError) else type(exc).__name__
+            return 0, reason
+
+    async def _stop_webhook_pusher(self) -> None:
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._webhook_client is not None:
+            await self._webhook_client.close()
+            self._webhook_client = None
 
     def _send_message(self, call: _Call) -> dict[str, Any]:
         params = call.params

@@ -15,14 +15,18 @@ from bot.sandbox.emulator import BotApiEmulator, ChatMessage
 from bot.services import Services, build_services
 from db.engine import upgrade_database
 from db.models import User
+from handlers import flood
 from tests.conftest import API_SCHEMA
-from tests.helpers.clock import FakeClock
+from tests.helpers.clock import FakeClock, ManualMonotonic
 from tests.helpers.databases import sqlite_url
 from tests.helpers.factories import NOW, make_user
 
 STAFF_CHAT_ID = -100500
 ADMIN_ID = 9000
 TOKEN = "123456:TEST-token-for-e2e"
+# The harness types and presses like a quick person: one second per action on the flood gate's
+# clock. Updates injected straight into the emulator take no time, so a test can flood.
+HUMAN_PACE_SECONDS = 1.0
 
 
 class BotHarness:
@@ -36,16 +40,24 @@ class BotHarness:
         self.clock = clock
         self.staff_chat_id = STAFF_CHAT_ID
         self.admin_id = ADMIN_ID
+        self.flood_clock = ManualMonotonic()
+        self.pace_flood_gate()
+
+    def pace_flood_gate(self) -> None:
+        """Give the running bot a flood gate on the harness's clock (the limits stay the real ones)."""
+        self.app.bot_data[flood.GATE_KEY] = flood.new_gate(clock=self.flood_clock)
 
     async def send(self, user_id: int, text: str, **kwargs: Any) -> ChatMessage:
         """Send a text as a user and return the bot's next message in that chat."""
         self.emu.add_user(user_id) if user_id not in self.emu.users else None
+        self.flood_clock.advance(HUMAN_PACE_SECONDS)
         mark = self.emu.mark()
         self.emu.send_text(user_id, text, **kwargs)
         return await self.emu.next_bot_message(kwargs.get("chat_id", user_id), after=mark)
 
     async def press(self, user_id: int, label: str | int, *, chat_id: int | None = None) -> ChatMessage:
         """Press a button of the latest keyboard in the chat; return the new or edited message."""
+        self.flood_clock.advance(HUMAN_PACE_SECONDS)
         mark = self.emu.mark()
         self.emu.press_button(user_id, label, chat_id=chat_id)
         return await self.emu.next_bot_message(chat_id or user_id, after=mark)
@@ -57,6 +69,7 @@ class BotHarness:
         self.emu.resume_pollers()
         self.services = build_services(self.settings, clock=self.clock.now)
         self.app = build_application(self.settings, services=self.services, run_jobs=False)
+        self.pace_flood_gate()
         await start_polling(self.app, timeout=1)
 
     async def deliver(self) -> int:
@@ -66,6 +79,7 @@ class BotHarness:
 
     async def press_for_alert(self, user_id: int, label: str | int, *, chat_id: int | None = None) -> str:
         """Press a button that is answered with a pop-up only; return the pop-up text."""
+        self.flood_clock.advance(HUMAN_PACE_SECONDS)
         query_id = self.emu.press_button(user_id, label, chat_id=chat_id)
         await self.emu.wait_for(lambda: query_id in self.emu.answered_callbacks)
         return str(self.emu.answered_callbacks[query_id]["text"] or "")

@@ -88,3 +88,29 @@ async def test_a_crashed_sender_is_taken_over_after_its_lease(bot: BotHarness) -
     bot.clock.advance(outbox.DEFAULT_LEASE + timedelta(seconds=1))
     assert await bot.deliver() == 1
     assert len([m for m in bot.emu.bot_messages(770) if "Pengumuman" in m.text]) == 1
+
+
+async def test_a_pause_longer_than_the_lease_never_sends_a_message_twice(bot: BotHarness) -> None:
+    # Telegram may ask for a long pause (429 retry_after). If the pause outlasts the lease of the
+    # rows in hand, another sender takes them over; the paused one must then give them up.
+    import asyncio
+    from datetime import timedelta
+
+    from bot.delivery import DeliveryEngine
+
+    await bot.user(780)
+    await enqueue_to(bot, [780])
+    bot.emu.fail_next("sendMessage", 1, retry_after=1)
+    paused_engine = bot.services.delivery
+    assert paused_engine is not None
+    other_engine = DeliveryEngine(db=bot.services.db, send=paused_engine.send, clock=bot.clock.now, rate=30)
+    paused = asyncio.create_task(paused_engine.run_once())
+    await bot.emu.wait_for(lambda: bool(bot.emu.requests_for("sendMessage")), what="the 429")
+    bot.clock.advance(outbox.DEFAULT_LEASE + timedelta(seconds=1))  # while it waits, its lease runs out
+    assert await other_engine.run_once() == 1  # another sender takes the row over and sends it
+    await paused
+    bot.clock.advance(timedelta(minutes=10))
+    await bot.deliver()
+    assert len([m for m in bot.emu.bot_messages(780) if "Pengumuman" in m.text]) == 1
+    async with bot.services.db() as session:
+        assert await outbox.counts(session, kind="test") == {"sent": 1}

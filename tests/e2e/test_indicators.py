@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
-from datetime import date
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.exports import write_csv
+from db import users
 from db.indicators import Period, compute
 from tests.e2e.conftest import BotHarness
 
@@ -58,3 +59,29 @@ async def test_others_are_refused(bot: BotHarness) -> None:
     for command in ("/ekspor", "/statistik", "/stats"):
         msg = await bot.send(CHILD, command)
         assert "bukan untuk peranmu" in msg.text
+
+
+async def _export_last_month(bot: BotHarness) -> list[list[str]]:
+    await bot.send(STAFF, "/ekspor")
+    await bot.press(STAFF, "📅 Bulan lalu")
+    mark = bot.emu.mark()
+    bot.emu.press_button(STAFF, "📄 CSV")
+    await bot.emu.wait_for(lambda: any(m.kind == "document" for m in bot.emu.bot_messages_since(mark, STAFF)))
+    document = next(m for m in bot.emu.bot_messages_since(mark, STAFF) if m.kind == "document")
+    path = document.document_path or bot.emu.saved_files[-1]
+    return list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+
+
+async def test_a_closed_month_keeps_its_figures_after_an_account_is_erased(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    for uid in range(4100, 4106):
+        await bot.user(uid)
+    bot.clock.set(datetime(2026, 12, 10, 2, 0, tzinfo=UTC))  # November closed on 8 December
+    before = await _export_last_month(bot)
+    await bot.send(4100, "/hapus_data")
+    assert "sudah dihapus" in (await bot.press(4100, "Ya, hapus akunku")).text
+    async with bot.services.db() as session:
+        assert await users.get_user(session, telegram_id=4100) is None
+    assert await _export_last_month(bot) == before
+    total = next(r for r in before if r[0] == "users_registered" and r[3] == "ALL" and r[5] == "ALL")
+    assert total[-1] == "7"

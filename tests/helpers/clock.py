@@ -22,3 +22,17 @@ class FakeClock:
     def advance(self, delta: timedelta) -> None:
         """Move forward."""
         self._now += delta
+
+
+class ManualMonotonic:
+    """A monotonic clock (seconds) for the flood gate, moved by hand or by the harness."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def advance(self, seconds: float) -> None:
+        """Move forward."""
+        self.seconds += seconds

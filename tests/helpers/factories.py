@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.loaders import load_regions
@@ -47,3 +49,24 @@ async def make_user(
     else:
         await users.set_role(session, user=user, role=role)
     return user
+
+
+async def add_registered_people(
+    session: AsyncSession, telegram_ids: Iterable[int], *, now: datetime, role: str = Role.PARENT
+) -> None:
+    """Insert many registered, subscribed people in one statement (crowds for broadcasts and sign-ups)."""
+    regions = load_regions().kecamatan
+    places = [(kecamatan, kelurahan) for kecamatan, names in regions.items() for kelurahan in names]
+    rows = [
+        {
+            "telegram_id": telegram_id, "language": "id", "role": role,
+            "age_band": "13_15" if role == Role.CHILD else "adult",
+            "kecamatan": places[i % len(places)][0], "kelurahan": places[i % len(places)][1],
+            "gender": ("female", "male")[i % 2], "privacy_accepted_at": now,
+            "consent_status": "given" if role == Role.CHILD else "not_required",
+            "consent_method": "guardian" if role == Role.CHILD else "self", "consent_at": now,
+            "subscribed": True, "created_at": now, "last_seen_at": now,
+        }
+        for i, telegram_id in enumerate(telegram_ids)
+    ]
+    await session.execute(insert(User), rows)

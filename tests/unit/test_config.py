@@ -48,6 +48,9 @@ def test_env_file_is_read(tmp_path: Path) -> None:
         ("TELEGRAM_API_BASE_URL", "api.telegram.org", "TELEGRAM_API_BASE_URL: expected an http"),
         ("TELEGRAM_BOT_TOKEN", "not-a-token", "TELEGRAM_BOT_TOKEN: expected a token"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT:"),
+        ("RETENTION_INACTIVE_DAYS", "30", "RETENTION_INACTIVE_DAYS: Input should be greater than or equal to 90"),
+        ("RETENTION_CLOSED_CASE_DAYS", "7", "RETENTION_CLOSED_CASE_DAYS: Input should be greater than or equal to 30"),
+        ("RETENTION_NOTICE_DAYS", "soon", "RETENTION_NOTICE_DAYS:"),
     ],
 )
 def test_wrong_value_names_the_setting(
@@ -79,3 +82,14 @@ def test_quiet_hours_across_midnight(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert quiet is not None
     assert quiet.contains(time(22, 0)) and quiet.contains(time(5, 59))
     assert not quiet.contains(time(6, 0)) and not quiet.contains(time(20, 59))
+
+
+def test_retention_defaults_and_the_notice_must_come_before_the_erasure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load(tmp_path, monkeypatch)
+    assert (settings.RETENTION_INACTIVE_DAYS, settings.RETENTION_NOTICE_DAYS, settings.RETENTION_CLOSED_CASE_DAYS) == (
+        730, 30, 365)
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, monkeypatch, RETENTION_INACTIVE_DAYS="90", RETENTION_NOTICE_DAYS="90")
+    assert str(caught.value) == "RETENTION_NOTICE_DAYS: expected fewer days than RETENTION_INACTIVE_DAYS (90)"

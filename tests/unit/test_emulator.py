@@ -19,7 +19,7 @@ from telegram import (
     InputMediaPhoto,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -621,3 +621,112 @@ async def test_copied_polls_captions_and_driver_helpers(tg: Bot, emu: BotApiEmul
     assert await tg.get_updates(offset=update_id + 1, timeout=5) == ()  # released: answers at once
     emu.resume_pollers()
     assert time.monotonic() - started < 1 and emu.waiting_pollers == 0
+
+
+# ---------------------------------------------------------------------- webhooks
+
+
+class FlakyWebhook:
+    """A webhook on loopback that refuses the first `refusals` POSTs with 500, then accepts."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.received: list[tuple[str | None, dict[str, Any]]] = []
+        self.port = 0
+        self._runner: aiohttp.web.AppRunner | None = None
+
+    async def __aenter__(self) -> FlakyWebhook:
+        app = aiohttp.web.Application()
+        app.router.add_post("/hook", self.receive)
+        self._runner = aiohttp.web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = aiohttp.web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    async def receive(self, request: aiohttp.web.Request) -> aiohttp.web.Response:
+        self.received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json()))
+        if self.refusals > 0:
+            self.refusals -= 1
+            return aiohttp.web.Response(status=500)
+        return aiohttp.web.Response(status=200)
+
+
+async def test_webhook_gets_updates_by_post_with_the_secret_and_retries_refusals(
+    tg: Bot, emu: BotApiEmulator
+) -> None:
+    async with FlakyWebhook(refusals=2) as hook:
+        url = f"http://127.0.0.1:{hook.port}/hook"
+        assert await tg.set_webhook(url, secret_token="s3cret_-token", allowed_updates=["message"])
+        first = emu.send_text(KID, "satu").update_id
+        second = emu.send_text(KID, "dua").update_id
+        assert first is not None and second is not None
+        await emu.wait_for(lambda: emu.is_delivered(second), what="both updates accepted")
+        info = await tg.get_webhook_info()
+        with pytest.raises(Conflict, match="webhook is active"):
+            await tg.get_updates(timeout=0)
+    # Refused twice, then accepted; the second update waited for the first, as at Telegram.
+    assert [(a.update_id, a.status) for a in emu.webhook_attempts] == [
+        (first, 500), (first, 500), (first, 200), (second, 200)
+    ]
+    assert {secret for secret, _ in hook.received} == {"s3cret_-token"}
+    assert [body["message"]["text"] for _, body in hook.received] == ["satu", "satu", "satu", "dua"]
+    assert info.url == url and info.pending_update_count == 0
+    assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
+    assert await tg.delete_webhook()
+    emu.send_text(KID, "tiga")
+    assert [u.message.text for u in await updates(tg) if u.message] == ["tiga"]
+
+
+async def test_a_webhook_that_is_down_gets_the_update_once_it_is_up(tg: Bot, emu: BotApiEmulator) -> None:
+    async with FlakyWebhook(refusals=0) as hook:
+        port = hook.port
+    # Nothing listens on the port now: the update waits, then arrives when the bot is back.
+    assert await tg.set_webhook(f"http://127.0.0.1:{port}/hook")
+    update_id = emu.send_text(KID, "halo").update_id
+    assert update_id is not None
+    await emu.wait_for(lambda: any(a.status == 0 for a in emu.webhook_attempts), what="a refused connection")
+    assert (await tg.get_webhook_info()).last_error_message == "Connection refused"
+    hook = FlakyWebhook(refusals=0)
+    hook.port = port
+    app = aiohttp.web.Application()
+    app.router.add_post("/hook", hook.receive)
+    runner = aiohttp.web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await emu.wait_for(lambda: emu.is_delivered(update_id), what="the update after the bot came back")
+    finally:
+        await runner.cleanup()
+    assert [body["message"]["text"] for _, body in hook.received] == ["halo"]
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "reason"),
+    [
+        ("http://bot.example.org/hook", None, "An HTTPS URL must be provided"),
+        ("https://bot.example.org:8080/hook", None, "only on ports 80, 88, 443 or 8443"),
+        ("https://bot.example.org/hook", "has space", "secret token contains unallowed characters"),
+        ("https://bot.example.org/hook", "x" * 257, "secret token contains unallowed characters"),
+    ],
+)
+async def test_set_webhook_keeps_telegrams_rules_off_loopback(
+    tg: Bot, url: str, secret: str | None, reason: str
+) -> None:
+    with pytest.raises(BadRequest, match=f"(?i){reason}"):
+        await tg.set_webhook(url, secret_token=secret)
+    assert await tg.set_webhook("https://bot.example.org:8443/hook", secret_token="ok")
+
+
+async def test_a_held_call_waits_until_released(tg: Bot, emu: BotApiEmulator) -> None:
+    hold = emu.hold_next("sendMessage")
+    sending = asyncio.create_task(tg.send_message(KID, "pelan"))
+    await hold.arrived.wait()
+    assert not sending.done() and emu.bot_messages(KID) == []
+    hold.release()
+    assert (await sending).text == "pelan"

@@ -51,6 +51,13 @@ async def test_validation_names_every_bad_field() -> None:
     }
 
 
+def test_lengths_count_as_telegram_does_so_emoji_count_twice() -> None:
+    fits = draft(title="🎉" * (events.TITLE_MAX // 2))
+    assert events.validate(fits, regions=REGIONS, now=NOW) == []
+    over = draft(title="🎉" * (events.TITLE_MAX // 2 + 1))
+    assert {(p.field, p.code) for p in events.validate(over, regions=REGIONS, now=NOW)} == {("title", "too_long")}
+
+
 async def test_create_stores_a_checkin_code_and_defaults_the_deadline_to_the_start(session: AsyncSession) -> None:
     event = await new_event(session, age_bands=("16_17", "13_15", "13_15"))
     assert len(event.checkin_code) == 6 and event.signup_deadline == START

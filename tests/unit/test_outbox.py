@@ -46,6 +46,22 @@ async def test_expired_lease_is_claimed_again(session: AsyncSession) -> None:
     assert again.id == first.id and again.attempts == 2
 
 
+async def test_an_outcome_after_the_lease_ran_out_leaves_the_new_claim_alone(session: AsyncSession) -> None:
+    lease = timedelta(seconds=30)
+    await outbox.enqueue(session, rows(1))
+    [late] = await outbox.claim_batch(session, now=NOW, limit=10, lease=lease)
+    [taken] = await outbox.claim_batch(session, now=NOW + lease + timedelta(seconds=1), limit=10, lease=lease)
+    # the first sender comes back after its lease: neither "retry" nor "sent" may touch the row now
+    for result in (Result.RETRY, Result.SENT):
+        await outbox.record_outcomes(session, outcomes=[Outcome(late.id, result, "late", NOW)], now=NOW,
+                                     lease_until=NOW + lease)
+    row = await session.get(Delivery, taken.id, populate_existing=True)
+    assert row is not None and (row.status, row.lease_until) == ("sending", NOW + 2 * lease + timedelta(seconds=1))
+    await outbox.record_outcomes(session, outcomes=[Outcome(taken.id, Result.SENT)], now=NOW,
+                                 lease_until=NOW + 2 * lease + timedelta(seconds=1))
+    assert await outbox.counts(session, kind="test") == {"sent": 1}
+
+
 async def test_not_before_holds_a_row(session: AsyncSession) -> None:
     await outbox.enqueue(session, rows(1, not_before=NOW + timedelta(hours=9)))
     assert await outbox.claim_batch(session, now=NOW, limit=10) == []

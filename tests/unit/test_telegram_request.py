@@ -1,0 +1,104 @@
+"""python-telegram-bot on the aiohttp request layer: the same calls, answers and errors as with HTTPX."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
+
+from bot.sandbox.emulator import BotApiEmulator
+from bot.telegram_request import AiohttpRequest
+
+TOKEN = "123456:TEST-token-for-requests"
+
+
+@pytest.fixture
+async def emulator(tmp_path: Path) -> AsyncIterator[BotApiEmulator]:
+    """The emulator, with one user the bot may write to."""
+    emu = BotApiEmulator(token=TOKEN, files_dir=tmp_path / "files")
+    await emu.start()
+    emu.add_user(7)
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+async def bot(emulator: BotApiEmulator) -> AsyncIterator[Bot]:
+    """A PTB Bot whose requests go through AiohttpRequest."""
+    async with Bot(TOKEN, base_url=emulator.base_url, base_file_url=emulator.base_file_url,
+                   request=AiohttpRequest(), get_updates_request=AiohttpRequest(connections=1)) as bot:
+        yield bot
+
+
+async def test_messages_buttons_and_edits_arrive_as_sent(bot: Bot, emulator: BotApiEmulator) -> None:
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Lanjut", callback_data="ob:next")]])
+    sent = await bot.send_message(7, "<b>Halo</b> &amp; selamat datang", parse_mode="HTML", reply_markup=markup)
+    await bot.edit_message_text("Sudah <i>diubah</i>", chat_id=7, message_id=sent.message_id, parse_mode="HTML")
+    message = emulator.bot_messages(7)[-1]
+    assert sent.text == "Halo & selamat datang"
+    assert message.plain_text == "Sudah diubah"
+    assert emulator.bot_events_since(0, 7)[0].message.button_labels() == ["Lanjut"]
+
+
+async def test_a_file_is_uploaded_with_its_name_and_content(bot: Bot, emulator: BotApiEmulator) -> None:
+    content = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    await bot.send_document(7, InputFile(content, filename="acara-1.ics"), caption="Kalender")
+    message = emulator.bot_messages(7)[-1]
+    assert message.document_name == "acara-1.ics"
+    assert message.caption == "Kalender"
+    assert message.document_path is not None and message.document_path.read_bytes() == content
+
+
+async def test_updates_are_fetched_by_long_polling(bot: Bot, emulator: BotApiEmulator) -> None:
+    emulator.send_text(7, "/start")
+    updates = await bot.get_updates(timeout=5)
+    assert [u.effective_message.text for u in updates if u.effective_message] == ["/start"]
+
+
+async def test_refusals_raise_python_telegram_bots_errors(bot: Bot, emulator: BotApiEmulator) -> None:
+    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+        await bot.send_message(7, "<b>not closed", parse_mode="HTML")
+    emulator.block(7)
+    with pytest.raises(Forbidden):
+        await bot.send_message(7, "halo")
+
+
+async def test_a_silent_server_times_out() -> None:
+    async def never_answers(_request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", never_answers)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        request = AiohttpRequest(read_timeout=0.2)
+        await request.initialize()
+        with pytest.raises(TimedOut):
+            await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
+        await request.shutdown()
+    finally:
+        await runner.cleanup()
+
+
+async def test_no_server_is_a_network_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError):
+            await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
+    finally:
+        await request.shutdown()
