@@ -184,7 +184,11 @@ class BotServer:
             await self._listen(health_app(self.health))
             logger.info("health endpoint on %s:%s%s", self.listen, self.port, HEALTH_PATH)
         assert app.updater is not None
-        await app.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False)
+        await app.updater.start_polling(
+            allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
+            # As run_polling does: a failed getUpdates goes to our error handler (one log line).
+            error_callback=lambda exc: app.create_task(app.process_error(update=None, error=exc)),
+        )
         logger.info("polling mode")
 
     async def _listen(self, web_app: web.Application) -> None:
