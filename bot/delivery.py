@@ -26,6 +26,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from db import outbox
 from db.engine import SessionScope
 from db.outbox import Outcome, Outgoing, Result
+from db.sqlite_loop import off_the_loop
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,8 @@ class DeliveryEngine:
 
     async def run(self) -> None:
         """Deliver until stopped, with two lanes so one sends while the other reads and writes rows."""
-        await asyncio.gather(*(self._lane() for _ in range(LANES)))
+        with off_the_loop():  # background work: its SQLite calls may wait, people's need not
+            await asyncio.gather(*(self._lane() for _ in range(LANES)))
 
     async def _lane(self) -> None:
         while not self._stopping:

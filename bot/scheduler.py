@@ -14,6 +14,7 @@ from typing import Any
 from telegram.ext import Application
 
 from bot.context import BotContext
+from db.sqlite_loop import in_background
 
 JobFn = Callable[[BotContext], Awaitable[None]]
 
@@ -38,5 +39,5 @@ def schedule_jobs(app: Application[Any, Any, Any, Any, Any, Any], jobs: list[Job
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
     for job in jobs:
         queue.run_repeating(
-            job.callback, interval=job.interval, first=job.first, name=job.name, job_kwargs=JOB_OPTIONS
+            in_background(job.callback), interval=job.interval, first=job.first, name=job.name, job_kwargs=JOB_OPTIONS
         )

@@ -10,12 +10,20 @@ PTB's own semaphore (the base class) is taken *before* `do_process_update`; were
 bound, 200 queued presses of one user would hold every place while waiting for their lane and
 starve everyone else. So the base class gets a number that is never reached, and the real
 bound is taken only once an update is at the head of its lane.
+
+Telegram delivers at least once: when an answer to getUpdates is lost or comes too late for
+the bot's timeout, the next getUpdates returns the same batch again; a webhook POST that is
+not acknowledged in time is posted again. Run twice, a sign-up or a quiz answer would be
+answered twice, and under load the repeats feed the load that caused them. So an update id
+seen lately is not run again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+from collections import deque
 from collections.abc import Awaitable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +31,34 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_MAX_RUNNING = 128
 # Every update is an asyncio task in PTB already; this only keeps the base class from waiting.
 _NEVER_REACHED = 1_000_000
+# Ids remembered against repeats: several getUpdates batches (100 each) of the busiest minutes.
+RECENT_UPDATE_IDS = 20_000
+
+
+class RecentIds:
+    """The last `size` update ids seen, in the order they came."""
+
+    __slots__ = ("_order", "_seen", "_size")
+
+    def __init__(self, size: int = RECENT_UPDATE_IDS) -> None:
+        self._size = size
+        self._seen: set[int] = set()
+        self._order: deque[int] = deque()
+
+    def first_time(self, update_id: int) -> bool:
+        """Remember an id; False when it was seen already."""
+        if update_id in self._seen:
+            return False
+        self._seen.add(update_id)
+        self._order.append(update_id)
+        if len(self._order) > self._size:
+            self._seen.discard(self._order.popleft())
+        return True
 
 
 def lane_key(update: object) -> Hashable | None:
@@ -54,7 +87,7 @@ class _Lane:
 class PerUserUpdateProcessor(BaseUpdateProcessor):
     """Run updates of different people concurrently (bounded), each person's strictly in order."""
 
-    __slots__ = ("_lanes", "_max_running", "_running")
+    __slots__ = ("_lanes", "_max_running", "_recent", "_running", "repeats_dropped")
 
     def __init__(self, max_running: int = DEFAULT_MAX_RUNNING) -> None:
         if max_running < 1:
@@ -63,6 +96,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         self._max_running = max_running
         self._running = asyncio.Semaphore(max_running)
         self._lanes: dict[Hashable, _Lane] = {}
+        self._recent = RecentIds()
+        self.repeats_dropped = 0
 
     @property
     def max_running(self) -> int:
@@ -76,6 +111,12 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Wait for the sender's turn, then for a free place, then run the update's handlers."""
+        if isinstance(update, Update) and not self._recent.first_time(update.update_id):
+            self.repeats_dropped += 1
+            logger.info("update delivered again, not run twice")
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()
+            return
         key = lane_key(update)
         if key is None:
             async with self._running:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -11,13 +12,15 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from db.sqlite_loop import BUSY_TIMEOUT_MS, loop_side_connector
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -42,13 +45,14 @@ def _prepare_sqlite_dir(url: str) -> None:
         Path(match.group(2)).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout: int = BUSY_TIMEOUT_MS) -> None:
     # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite;
-    # busy_timeout makes concurrent writers queue instead of failing at once.
+    # busy_timeout makes concurrent writers queue instead of failing at once (on the event
+    # loop it is 0: a LoopSideConnection takes a wait to its thread, see db/sqlite_loop.py).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
@@ -56,7 +60,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine for a database URL, with SQLite tuned for the bot."""
     _prepare_sqlite_dir(url)
-    engine = create_async_engine(async_url(url), **kwargs)
+    parsed = make_url(async_url(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") and not parsed.query:
+        kwargs.setdefault("async_creator", loop_side_connector(parsed.database))
+        engine = create_async_engine(parsed, **kwargs)
+        event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout=0))
+        return engine
+    engine = create_async_engine(parsed, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

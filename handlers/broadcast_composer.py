@@ -22,6 +22,7 @@ from bot.context import BotContext
 from db import broadcasts, events, limits
 from db.broadcasts import WEEKDAYS, Audience
 from db.errors import DomainError
+from db.sqlite_loop import in_background
 from db.users import CHILD_AGE_BANDS
 from handlers.callbacks import decode, encode
 from handlers.common import (
@@ -277,6 +278,7 @@ async def send_as_recipients_see_it(
     return await context.bot.send_message(chat_id, text)
 
 
+@in_background  # a broadcast sent now writes a delivery row per recipient
 async def confirm(update: Update, context: BotContext) -> int:
     """Save the broadcast; one sent now starts at once."""
     assert context.user is not None

@@ -13,6 +13,7 @@ from bot.context import BotContext
 from bot.exports import write_export
 from db import broadcasts
 from db.indicators import Period, compute, recent_months, store_closed_months
+from db.sqlite_loop import in_background
 from handlers.callbacks import decode, encode
 from handlers.common import keyboard, refuse, respond
 
@@ -40,6 +41,7 @@ async def export_command(update: Update, context: BotContext) -> None:
     await respond(update, context, context.render("indicators/choose_period"), keyboard(rows))
 
 
+@in_background  # a year of figures can take seconds
 async def on_button(update: Update, context: BotContext) -> None:
     """Choose the format, then build and send the file."""
     assert update.callback_query is not None and update.effective_chat is not None
@@ -69,6 +71,7 @@ async def on_button(update: Update, context: BotContext) -> None:
             await context.bot.send_document(update.effective_chat.id, handle, filename=path.name, caption=caption)
 
 
+@in_background
 async def stats_command(update: Update, context: BotContext) -> None:
     """Handle /statistik: a chart of registrations by kecamatan and month (last six months)."""
     assert update.effective_chat is not None

@@ -180,6 +180,20 @@ async def test_a_wrong_or_missing_secret_is_refused_and_nothing_is_processed(hoo
     assert "Pilih bahasa" in reply.text
 
 
+async def test_an_update_posted_again_is_answered_once(hook: WebhookBot) -> None:
+    # Telegram posts an update again when it thinks the first POST failed.
+    hook.emu.add_user(STRANGER, first_name="Mallory")
+    secret = webhook_secret_token(SECRET_KEY)
+    for _ in range(3):
+        assert await hook.post(forged_start(990002), secret=secret) == 200
+    await hook.emu.wait_for(lambda: hook.emu.bot_messages(STRANGER), what="the answer")
+    await hook.emu.wait_quiet(0.3, timeout=10)
+    assert ["Pilih bahasa" in m.text for m in hook.emu.bot_messages(STRANGER)] == [True]
+    # A new update from the same person is answered as usual.
+    assert await hook.post(forged_start(990003), secret=secret) == 200
+    await hook.emu.wait_for(lambda: len(hook.emu.bot_messages(STRANGER)) == 2, what="the second answer")
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from telegram import Chat, Message, Update, User
 
-from bot.updates import PerUserUpdateProcessor, lane_key
+from bot.updates import PerUserUpdateProcessor, RecentIds, lane_key
 
 _ids = iter(range(1, 10_000_000))
 
@@ -123,3 +123,25 @@ def test_lanes_are_senders_then_chats() -> None:
 def test_refuses_a_non_positive_bound() -> None:
     with pytest.raises(ValueError):
         PerUserUpdateProcessor(max_running=0)
+
+
+async def test_an_update_delivered_again_runs_once() -> None:
+    # Telegram delivers at least once: a lost getUpdates answer brings the same batch again.
+    processor, recorder = PerUserUpdateProcessor(max_running=8), Recorder()
+    first, other = message_update(7), message_update(8)
+    recorder.gates["first"] = asyncio.Event()
+    running = await submit(processor, first, recorder, "first")
+    again_while_running = await submit(processor, first, recorder, "again-while-running")
+    await asyncio.wait_for(again_while_running, timeout=5)  # dropped at once, not queued
+    recorder.gates["first"].set()
+    await asyncio.gather(running, await submit(processor, other, recorder, "other"))
+    await processor.process_update(first, recorder.handle("again-later"))
+    assert [name for edge, name in recorder.log if edge == "end"] == ["first", "other"]
+    assert processor.repeats_dropped == 2 and processor.open_lanes == 0
+
+
+def test_recent_ids_forget_the_oldest_beyond_their_size() -> None:
+    recent = RecentIds(size=3)
+    assert [recent.first_time(i) for i in (1, 2, 3, 1)] == [True, True, True, False]
+    assert recent.first_time(4)  # 1 drops out of the window...
+    assert recent.first_time(1) and not recent.first_time(4)  # ...so it counts as new again

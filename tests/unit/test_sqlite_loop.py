@@ -1,0 +1,96 @@
+"""SQLite calls on the event loop: short ones run there, waits and background work in the thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db import users
+from db.engine import make_engine, session_factory, upgrade_database
+from db.models import User
+from db.sqlite_loop import in_background, off_the_loop
+from tests.helpers.databases import sqlite_url
+from tests.helpers.factories import NOW
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    url = sqlite_url(tmp_path)
+    upgrade_database(url)
+    engine = make_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def thread_function(dbapi_connection: Any, _record: Any) -> None:
+        # thread(): the id of the thread that runs the query
+        dbapi_connection.run_async(lambda c: c.create_function("thread", 0, threading.get_ident))
+
+    yield engine
+    await engine.dispose()
+
+
+async def test_short_queries_run_on_the_loop_and_background_work_in_the_thread(engine: AsyncEngine) -> None:
+    db = session_factory(engine)
+    loop_thread = threading.get_ident()
+
+    async def where_it_runs() -> int:
+        async with db() as session:
+            return int(await session.scalar(text("SELECT thread()")))
+
+    assert await where_it_runs() == loop_thread
+    with off_the_loop():
+        assert await where_it_runs() != loop_thread
+        # tasks started inside inherit it
+        assert await asyncio.create_task(where_it_runs()) != loop_thread
+    assert await in_background(where_it_runs)() != loop_thread
+    assert await where_it_runs() == loop_thread  # and outside it is back on the loop
+
+
+async def test_a_writer_waiting_for_a_lock_waits_in_the_thread_and_the_loop_goes_on(engine: AsyncEngine) -> None:
+    # Transaction A writes and then waits for something else (as a handler awaiting Telegram
+    # would) while holding SQLite's write lock. B's write must wait for A, not fail, and must
+    # not stop the loop: were it waiting on the loop, A could never finish, and B would fail
+    # with "database is locked" after the busy timeout.
+    db = session_factory(engine)
+    a_wrote, release_a = asyncio.Event(), asyncio.Event()
+    ticks = 0
+
+    async def a() -> None:
+        async with db() as session:
+            await users.start_account(session, telegram_id=1, language="id", now=NOW)
+            a_wrote.set()
+            await release_a.wait()
+
+    async def b() -> None:
+        await a_wrote.wait()
+        async with db() as session:
+            await users.start_account(session, telegram_id=2, language="en", now=NOW)
+
+    async def clock() -> None:
+        nonlocal ticks
+        await a_wrote.wait()
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        release_a.set()
+
+    await asyncio.wait_for(asyncio.gather(a(), b(), clock()), timeout=20)
+    assert ticks == 20  # the loop kept running while B waited
+    async with db() as session:
+        languages = {row.telegram_id: row.language for row in await session.execute(select(User.telegram_id, User.language))}
+        assert languages == {1: "id", 2: "en"}
+
+
+async def test_a_statement_error_is_raised_as_usual(engine: AsyncEngine) -> None:
+    db = session_factory(engine)
+    with pytest.raises(Exception, match="no such table"):
+        async with db() as session:
+            await session.execute(text("SELECT * FROM no_such_table"))
+    async with db() as session:  # and the connection is fine afterwards
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
