@@ -47,8 +47,8 @@ def _prepare_sqlite_dir(url: str) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout: int = BUSY_TIMEOUT_MS) -> None:
     # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite;
-    # busy_timeout makes concurrent writers queue instead of failing at once (on the event
-    # loop it is 0: a LoopSideConnection takes a wait to its thread, see db/sqlite_loop.py).
+    # busy_timeout makes concurrent writers queue instead of failing at once (0 for a
+    # LoopSideConnection, which waits on the event loop instead, see db/sqlite_loop.py).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -7,16 +7,21 @@ round trips cost more than all the rest of the bot's work: 12.2 CPU ms per updat
 them. A query of this bot on its indexed SQLite file takes microseconds, less than one round
 trip, so `LoopSideConnection` runs the calls directly on the event loop.
 
-Two kinds of work must not stop the loop, and still go to aiosqlite's thread:
-- waiting for a lock: another connection (a transaction of this process held open across an
-  await, or another process) is writing. On the loop the busy timeout is 0, so SQLite answers
-  "busy" at once and without effect; the call is repeated in the thread with the usual
-  timeout, while the loop serves everyone else, the lock holder too.
-- long work: background jobs, the delivery engine and exports run inside `off_the_loop()`.
+Two things must not stop the loop:
+- waiting for the write lock while another connection (a transaction of this process held
+  open across an await, or another process) writes. The busy timeout is 0, so SQLite answers
+  "busy" at once and without effect; the writer waits on the loop, letting everyone else run,
+  the lock holder too, and tries again when a transaction of this engine ends (at least every
+  20 ms, for writers in other processes), for up to 10 seconds as before. Waiting on the loop,
+  not in SQLite's busy handler, also keeps waiting writers from being overtaken for ever by
+  new ones that find the lock free between two of the handler's sleeps.
+- long work: background jobs, the delivery engine and exports run inside `off_the_loop()`,
+  whose calls go to aiosqlite's thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
@@ -26,7 +31,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import aiosqlite
 
-BUSY_TIMEOUT_MS = 10_000  # in the thread: how long a write waits for another writer
+BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another writer before "database is locked"
+LOOK_AGAIN_SECONDS = 0.02  # a waiting writer tries again at least this often
 
 _off_the_loop: ContextVar[bool] = ContextVar("sqlite_off_the_loop", default=False)
 
@@ -59,40 +65,73 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
 
 
+class _Releases:
+    """Wakes the writers of one engine that wait for SQLite's lock when a transaction ends."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, seconds: float) -> None:
+        # A writer in another process does not tell us: after `seconds`, look again anyway.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+
+
+def _in_transaction(connection: sqlite3.Connection) -> bool:
+    try:
+        return connection.in_transaction
+    except sqlite3.ProgrammingError:  # closed
+        return False
+
+
 class LoopSideConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose calls run on the event loop unless they would wait."""
+    """An aiosqlite connection whose calls run on the event loop, and wait there without blocking it."""
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], releases: _Releases) -> None:
+        super().__init__(connector, iter_chunk_size=64)
+        self._releases = releases
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if _off_the_loop.get() or not self._running or self._connection is None:
-            return await super()._execute(self._waiting, fn, *args, **kwargs)
-        try:
-            return fn(*args, **kwargs)
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
-        # "Busy" comes before a statement does anything, so running it again is safe.
-        return await super()._execute(self._waiting, fn, *args, **kwargs)
-
-    def _waiting(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """In the thread: run one call with the busy timeout, then set it back to 0 for the loop."""
         connection = self._connection
-        assert connection is not None
-        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            with suppress(sqlite3.ProgrammingError):  # unless fn closed the connection
-                connection.execute("PRAGMA busy_timeout=0")
+        if not self._running or connection is None:
+            return await super()._execute(fn, *args, **kwargs)  # aiosqlite's "Connection closed"
+        deadline: float | None = None
+        while True:
+            held = _in_transaction(connection)
+            try:
+                if _off_the_loop.get():
+                    result = await super()._execute(fn, *args, **kwargs)
+                else:
+                    result = fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+                # "Busy" comes before a statement does anything, so it is safe to try again.
+                now = asyncio.get_running_loop().time()
+                deadline = deadline or now + BUSY_TIMEOUT_MS / 1000
+                if now >= deadline:
+                    raise
+                await self._releases.wait(LOOK_AGAIN_SECONDS)
+                continue
+            if held and not _in_transaction(connection):
+                self._releases.notify()
+            return result
 
 
 def loop_side_connector(path: str) -> Callable[[], Awaitable[LoopSideConnection]]:
     """An `async_creator` for SQLAlchemy: open `path` as a LoopSideConnection."""
 
+    releases = _Releases()
+
     async def connect() -> LoopSideConnection:
         # Opened in the thread, used from the loop too: hence check_same_thread=False. The
         # connection is never used by two threads at once (each call is awaited before the next).
         connection = LoopSideConnection(
-            functools.partial(sqlite3.connect, path, timeout=0, check_same_thread=False), iter_chunk_size=64
+            functools.partial(sqlite3.connect, path, timeout=0, check_same_thread=False), releases
         )
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite: never block exit
         return await connection

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db import users
+from db import sqlite_loop, users
 from db.engine import make_engine, session_factory, upgrade_database
 from db.models import User
 from db.sqlite_loop import in_background, off_the_loop
@@ -94,3 +95,25 @@ async def test_a_statement_error_is_raised_as_usual(engine: AsyncEngine) -> None
             await session.execute(text("SELECT * FROM no_such_table"))
     async with db() as session:  # and the connection is fine afterwards
         assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_a_writer_outside_this_process_is_waited_for_then_given_up_on(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process (here: a plain sqlite3 connection) holds the write lock; it cannot tell us
+    # when it lets go, so the writer looks again every few milliseconds, until the timeout.
+    monkeypatch.setattr(sqlite_loop, "BUSY_TIMEOUT_MS", 300)
+    db = session_factory(engine)
+    other = sqlite3.connect(tmp_path / "test.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Exception, match="database is locked"):
+            async with db() as session:
+                await users.start_account(session, telegram_id=3, language="id", now=NOW)
+        asyncio.get_running_loop().call_later(0.1, other.execute, "COMMIT")
+        async with db() as session:
+            await users.start_account(session, telegram_id=4, language="id", now=NOW)
+    finally:
+        other.close()
+    async with db() as session:
+        assert set((await session.scalars(select(User.telegram_id))).all()) == {4}
