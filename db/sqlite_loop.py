@@ -3,8 +3,8 @@
 aiosqlite sends every call (cursor, execute, fetch, close, commit) to a thread of its own and
 back; an update with two short transactions makes about 25 such round trips, each a thread
 wake-up and a hand-over of the GIL. Under the load benchmark (`benchmarks/updates.py`) those
-round trips cost more than all the rest of the bot's work: 12.2 CPU ms per update, 5.3 without
-them. A query of this bot on its indexed SQLite file takes microseconds, less than one round
+round trips cost more than all the rest of the bot's work: about 12 CPU ms per update, under 5
+without them. A query of this bot on its indexed SQLite file takes microseconds, less than one round
 trip, so `LoopSideConnection` runs the calls directly on the event loop.
 
 Two things must not stop the loop:
