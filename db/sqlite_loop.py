@@ -69,13 +69,18 @@ class _Releases:
     """Wakes the writers of one engine that wait for SQLite's lock when a transaction ends."""
 
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._event: asyncio.Event | None = None  # made when someone waits, on their loop
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def notify(self) -> None:
-        self._event.set()
-        self._event = asyncio.Event()
+        if self._event is not None:
+            self._event.set()
+            self._event = None
 
     async def wait(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        if self._event is None or self._loop is not loop:
+            self._event, self._loop = asyncio.Event(), loop
         # A writer in another process does not tell us: after `seconds`, look again anyway.
         with suppress(TimeoutError):
             await asyncio.wait_for(self._event.wait(), seconds)

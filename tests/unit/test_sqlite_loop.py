@@ -117,3 +117,17 @@ async def test_a_writer_outside_this_process_is_waited_for_then_given_up_on(
         other.close()
     async with db() as session:
         assert set((await session.scalars(select(User.telegram_id))).all()) == {4}
+
+
+def test_waiting_writers_of_one_engine_may_come_from_different_event_loops() -> None:
+    # An engine outlives an event loop (a command-line run, a test); its waits must not be
+    # tied to the first loop that waited.
+    releases = sqlite_loop._Releases()
+    asyncio.run(releases.wait(0.01))
+    asyncio.run(releases.wait(0.01))
+
+    async def woken() -> None:
+        asyncio.get_running_loop().call_later(0.01, releases.notify)
+        await asyncio.wait_for(releases.wait(10), timeout=1)  # by the notice, not the 10 s
+
+    asyncio.run(woken())
