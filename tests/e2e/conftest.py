@@ -130,7 +130,7 @@ async def running_bot(emulator: BotApiEmulator, url: str, clock: FakeClock) -> A
     finally:
         emulator.release_pollers()
         await stop_polling(harness.app)
-    unexpected = [r for r in emulator.refused if not getattr(r, "expected", False)]
+    unexpected = emulator.unexpected_refusals()
     assert not unexpected, f"the bot made requests Telegram would refuse: {unexpected}"
 
 

@@ -51,7 +51,7 @@ async def bot_process(emulator: BotApiEmulator, database_url: str, tmp_path: Pat
     process = BotProcess(emulator, database_url, tmp_path, PAID_BROADCAST="true", BROADCAST_RATE=str(RATE))
     yield process
     await process.ensure_dead()
-    unexpected = [r for r in emulator.refused if not getattr(r, "expected", False)]
+    unexpected = emulator.unexpected_refusals()
     assert not unexpected, f"the bot made requests Telegram would refuse: {unexpected}"
 
 

@@ -123,7 +123,7 @@ async def webhook_bot(
         yield harness
     finally:
         await server.stop()
-    unexpected = [r for r in emulator.refused if not getattr(r, "expected", False)]
+    unexpected = emulator.unexpected_refusals()
     assert not unexpected, f"the bot made requests Telegram would refuse: {unexpected}"
 
 
@@ -445,17 +445,18 @@ class RoundRobinProxy:
             return aiohttp.web.Response(status=502)
 
 
+def owned_by(router: PeerRouter, peer: str) -> int:
+    """A user id whose updates the hash gives to `peer`."""
+    return next(uid for uid in range(7000, 7100) if router.owner({"update_id": 1, "message": {"from": {"id": uid}}}) == peer)
+
+
 async def test_two_processes_behind_a_round_robin_proxy_keep_each_conversation_whole(
     emulator: BotApiEmulator, tmp_path: Path, clock: FakeClock
 ) -> None:
     ports = (free_port(), free_port())
     peers = tuple(f"http://127.0.0.1:{port}" for port in ports)
     router = PeerRouter(peers=peers, self_url=peers[0], path="/telegram", headers={})
-    # One reporter owned by each process, as the hash decides.
-    reporters = [
-        next(uid for uid in range(7000, 7100) if router.owner({"update_id": 1, "message": {"from": {"id": uid}}}) == peer)
-        for peer in peers
-    ]
+    reporters = [owned_by(router, peer) for peer in peers]  # one reporter owned by each process
     url = sqlite_url(tmp_path)
     async with (
         RoundRobinProxy(list(peers)) as proxy,
@@ -477,7 +478,7 @@ async def test_an_update_whose_owner_is_down_is_handled_where_it_arrived(
     ports = (free_port(), free_port())
     peers = tuple(f"http://127.0.0.1:{port}" for port in ports)
     router = PeerRouter(peers=peers, self_url=peers[0], path="/telegram", headers={})
-    uid = next(u for u in range(7000, 7100) if router.owner({"update_id": 1, "message": {"from": {"id": u}}}) == peers[1])
+    uid = owned_by(router, peers[1])
     async with webhook_bot(emulator, sqlite_url(tmp_path), clock, port=ports[0], peers=peers) as alone:
         assert "Pilih bahasa" in (await alone.send(uid, "/start")).text
         assert alone.server.router is not None and alone.server.router.forwarded == 0
