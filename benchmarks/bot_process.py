@@ -7,14 +7,16 @@ Usage: python benchmarks/bot_process.py full|echo BASE_URL [DATABASE_URL] [PROFI
         and one CallbackQueryHandler that answers the press and edits the message: the least a
         bot can do with the same updates
 Prints "ready" once it polls; when standard input closes it stops and prints one JSON line with
-its CPU seconds and the errors it logged. With PROFILE_PATH, cProfile statistics of the whole
-run are written there (read them with `python -m pstats PROFILE_PATH`).
+its CPU seconds, the errors it logged and the longest pause of a full garbage collection. With
+PROFILE_PATH, cProfile statistics of the whole run are written there (read them with
+`python -m pstats PROFILE_PATH`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import cProfile
+import gc
 import json
 import logging
 import resource
@@ -33,10 +35,26 @@ from telegram.ext import (
     filters,
 )
 
-from bot.app import build_application, start_polling, stop_polling
+from bot.app import build_application, freeze_startup_objects, start_polling, stop_polling
 from bot.config import load_settings
 
 TOKEN = "123456:BENCHMARK-token"
+
+
+class FullCollections:
+    """The pauses of Python's full (generation 2) garbage collections: the event loop stops for each."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append(time.perf_counter() - self._started)
 
 
 class ErrorCounter(logging.Handler):
@@ -97,6 +115,10 @@ async def main(kind: str, base_url: str, database_url: str | None) -> None:
         app = echo_application(base_url)
     before = resource.getrusage(resource.RUSAGE_SELF)
     await start_polling(app)
+    if kind == "full":
+        freeze_startup_objects()  # as `forum-anak run` does once started
+    collections = FullCollections()
+    gc.callbacks.append(collections)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     # Count the run only: at the end the emulator answers long polls at once, and PTB's last
@@ -106,7 +128,8 @@ async def main(kind: str, base_url: str, database_url: str | None) -> None:
     after = resource.getrusage(resource.RUSAGE_SELF)
     stats = {"bot_cpu_seconds": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
              "bot_sys_seconds": round(after.ru_stime - before.ru_stime, 2), "bot_errors": counter.count,
-             "first_bot_errors": counter.first}
+             "first_bot_errors": counter.first, "gc_full": len(collections.pauses),
+             "gc_max_ms": round(1000 * max(collections.pauses, default=0.0), 1)}
     print(json.dumps(stats), flush=True)
 
 

@@ -17,7 +17,8 @@ python-telegram-bot echo bot on the same emulator, for the throughput ratio.
 
 Latency: from the update being queued at the emulator to the bot's first message (sent or
 edited) in that chat arriving there. "turn p99": to the answer the person waited for (after a
-quiz answer, the next question). It prints figures and asserts nothing.
+quiz answer, the next question). "GC ms": the longest full garbage collection in the bot, during
+which it answers nobody. It prints figures and asserts nothing.
 
 Run: .venv/bin/python benchmarks/updates.py [--users 500] [--rate 200] [--think 2] [--runs paced,closed]
 """
@@ -115,7 +116,8 @@ def show(name: str, figures: dict[str, Any]) -> None:
     emulator_ms = 1000 * figures["emulator_cpu_seconds"] / max(figures["updates"], 1)
     print(f"{name:<22} {figures['updates']:>7} {figures['rate']:>8.1f} {figures['steady_rate']:>8.1f} "
           f"{figures['p50_ms']:>8.1f} {figures['p99_ms']:>8.1f} {figures['max_ms']:>8.1f} "
-          f"{figures['turn_p99_ms']:>9.1f} {cpu_ms:>8.2f} {emulator_ms:>8.2f} {figures['errors'] + figures['refused'] + figures['bot_errors']:>6}",
+          f"{figures['turn_p99_ms']:>9.1f} {cpu_ms:>8.2f} {emulator_ms:>8.2f} {figures['gc_max_ms']:>6.0f} "
+          f"{figures['errors'] + figures['refused'] + figures['bot_errors']:>6}",
           flush=True)
     for key in ("first_errors", "first_refused", "first_bot_errors"):
         for line in figures.get(key, []):
@@ -138,7 +140,7 @@ def main() -> None:
     print(f"update benchmark: {args.users} people, {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'run':<22} {'updates':>7} {'upd/s':>8} {'steady/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'turn p99':>9} {'CPU ms/u':>8} {'emu ms/u':>8} {'errors':>6}")
+          f"{'turn p99':>9} {'CPU ms/u':>8} {'emu ms/u':>8} {'GC ms':>6} {'errors':>6}")
     results: dict[tuple[str, str], dict[str, Any]] = {}
 
     def profiled(bot: str, run: str) -> Path | None:

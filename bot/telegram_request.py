@@ -12,17 +12,23 @@ are mapped, to `TimedOut` and `NetworkError` like HTTPXRequest does.
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue  # what BaseRequest's signature uses
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+
 
 class AiohttpRequest(BaseRequest):
     """A pooled aiohttp session speaking the Bot API for python-telegram-bot."""
 
-    __slots__ = ("_connections", "_connect_timeout", "_media_write_timeout", "_read_timeout", "_session")
+    __slots__ = ("_connections", "_connect_timeout", "_last_start", "_media_write_timeout", "_read_timeout",
+                 "_session", "_spacing")
 
     def __init__(
         self,
@@ -31,11 +37,15 @@ class AiohttpRequest(BaseRequest):
         read_timeout: float | None = 5.0,
         connect_timeout: float | None = 5.0,
         media_write_timeout: float | None = 20.0,
+        spacing: float = 0.0,
     ) -> None:
+        """`spacing`: the least time in seconds from the start of one request to the next."""
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._media_write_timeout = media_write_timeout
+        self._spacing = spacing
+        self._last_start = float("-inf")
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -69,21 +79,28 @@ class AiohttpRequest(BaseRequest):
         """Send one request; return the HTTP status and the raw answer."""
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
-        files = request_data.multipart_data if request_data else {}
-        fields = request_data.json_parameters if request_data else {}
-        body: aiohttp.FormData | dict[str, str] | None = fields or None
-        if files:
-            form = aiohttp.FormData(fields)
-            for name, (filename, content, mime_type) in files.items():
-                form.add_field(name, content, filename=filename, content_type=mime_type)
-            body = form
+        if self._spacing:
+            loop = asyncio.get_running_loop()
+            if (wait := self._last_start + self._spacing - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            self._last_start = loop.time()
+        body: aiohttp.FormData | bytes | None = None
+        headers = None
+        if request_data is not None and request_data.contains_files:
+            body = aiohttp.FormData(request_data.json_parameters)
+            for name, (filename, content, mime_type) in request_data.multipart_data.items():
+                body.add_field(name, content, filename=filename, content_type=mime_type)
+        elif request_data is not None and request_data.parameters:
+            # One JSON body, which the Bot API accepts, instead of a form whose fields PTB
+            # JSON-encodes one by one and aiohttp then URL-encodes: a tenth of a request's CPU.
+            body, headers = json.dumps(request_data.parameters).encode(), JSON_HEADERS
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        if files and isinstance(write_timeout, DefaultValue) and read is not None and self._media_write_timeout:
+        if isinstance(body, aiohttp.FormData) and isinstance(write_timeout, DefaultValue) and read is not None and self._media_write_timeout:
             read = max(read, self._media_write_timeout)  # aiohttp has no write timeout: an upload waits longer
         connect = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:
             raise TimedOut from exc

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Update
 
-from bot.app import SERVICES_KEY, BotApplication
+from bot.app import SERVICES_KEY, BotApplication, freeze_startup_objects
 from bot.health import HEALTH_PATH, HealthCheck, health_app, health_handler
 from bot.routing import FORWARDED_HEADER, PeerRouter
 from bot.services import Services
@@ -239,6 +239,7 @@ async def serve(server: BotServer) -> None:
         except BaseException:
             await server.stop()
             raise
+        freeze_startup_objects()
         await stop.wait()
         await server.stop()
     finally:

@@ -37,7 +37,7 @@ class Renderer:
         self.templates_dir = templates_dir
         self.blind = undefined is not jinja2.StrictUndefined
         self._envs: dict[str, jinja2.Environment] = {}
-        self._strings: dict[str, dict[str, jinja2.Template]] = {}
+        self._strings: dict[str, dict[str, jinja2.Template | str]] = {}
         for locale in LOCALES:
             env = jinja2.Environment(
                 loader=jinja2.FileSystemLoader(templates_dir / locale),
@@ -46,6 +46,7 @@ class Renderer:
                 trim_blocks=True,
                 lstrip_blocks=True,
                 keep_trailing_newline=False,
+                auto_reload=False,  # templates change with a deploy, not while running: no stat() per render
             )
             env.filters["wita"] = self._format_time
             env.filters["wita_date"] = self._format_date
@@ -56,9 +57,9 @@ class Renderer:
             self._strings[locale] = self._load_strings(env, templates_dir / locale)
 
     @staticmethod
-    def _load_strings(env: jinja2.Environment, root: Path) -> dict[str, jinja2.Template]:
+    def _load_strings(env: jinja2.Environment, root: Path) -> dict[str, jinja2.Template | str]:
         # One `strings.yaml` at the locale root plus one per feature folder; keys are global.
-        compiled: dict[str, jinja2.Template] = {}
+        compiled: dict[str, jinja2.Template | str] = {}
         for path in sorted(root.rglob(STRINGS_FILE)):
             where = f"{root.name}/{path.relative_to(root)}"
             data = read_yaml(path)
@@ -69,6 +70,9 @@ class Renderer:
                     raise ContentError(f"{where}: {key!r} is not a string")
                 if key in compiled:
                     raise ContentError(f"{where}: {key!r} is defined twice")
+                if "{" not in text:  # plain text (most button labels): no template to render each time
+                    compiled[str(key)] = text.strip()
+                    continue
                 try:
                     compiled[str(key)] = env.from_string(text)
                 except jinja2.TemplateSyntaxError as exc:
@@ -112,7 +116,7 @@ class Renderer:
             if self.blind and key.endswith(".x"):  # a key built from a sample value (content check)
                 return key
             raise ContentError(f"{self.locale(locale)}/{STRINGS_FILE}: no string {key!r}") from None
-        return template.render(**values).strip()
+        return template if isinstance(template, str) else template.render(**values).strip()
 
     def template_names(self, locale: str) -> set[str]:
         """List the message templates of a locale, without the `.html` suffix."""

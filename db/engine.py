@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -24,7 +24,10 @@ from db.sqlite_loop import BUSY_TIMEOUT_MS, loop_side_connector
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-SessionScope = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+class SessionScope(Protocol):
+    """`async with db() as session:` one transaction, committed at the end unless an error left it."""
+
+    def __call__(self, *, commit: bool = True) -> AbstractAsyncContextManager[AsyncSession]: ...
 
 
 def async_url(url: str) -> str:
@@ -82,13 +85,21 @@ def make_sync_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def session_factory(engine: AsyncEngine) -> SessionScope:
-    """Return `session_scope()`: one transaction, committed on success, rolled back on error."""
+    """Return `session_scope()`: one transaction, committed on success, rolled back on error.
+
+    `commit=False` is for reads: nothing is committed (a write would be rolled back), which
+    saves the commit on the one read every update makes (`handlers.load_user`).
+    """
     maker = async_sessionmaker(engine, expire_on_commit=False)
 
     @asynccontextmanager
-    async def session_scope() -> AsyncIterator[AsyncSession]:
-        async with maker() as session, session.begin():
+    async def session_scope(*, commit: bool = True) -> AsyncIterator[AsyncSession]:
+        # The transaction begins with the first statement; closing without a commit (an
+        # exception, or a read) rolls it back.
+        async with maker() as session:
             yield session
+            if commit:
+                await session.commit()
 
     return session_scope
 

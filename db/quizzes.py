@@ -171,15 +171,15 @@ async def record_answer(
     The insert is conditional on (attempt, question) being new, so a double press, a replayed
     update or a second device never counts twice; the score moves only with an inserted row.
     """
-    progress = await progress_of(session, attempt_id=attempt_id, user_id=user_id)
-    if progress is None:
-        return None, AnswerResult.STALE
-    if question_id in progress.answered:
-        return progress, AnswerResult.ALREADY
     attempt = await session.get(QuizAttempt, attempt_id)
-    assert attempt is not None
-    if attempt.status != QuizStatus.ACTIVE or question_id != progress.current:
-        return progress, AnswerResult.STALE
+    if attempt is None or attempt.user_id != user_id:
+        return None, AnswerResult.STALE
+    progress = await _progress(session, attempt)
+    after, result = answer_guest(progress, question_id=question_id, option=option, correct=correct)
+    if result == AnswerResult.RECORDED and attempt.status != QuizStatus.ACTIVE:  # abandoned
+        result = AnswerResult.STALE
+    if result != AnswerResult.RECORDED:
+        return progress, result
     table = ANSWERS
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -193,20 +193,18 @@ async def record_answer(
     ).scalar_one_or_none()
     if inserted is None:  # a concurrent press of the same question won
         return await progress_of(session, attempt_id=attempt_id, user_id=user_id), AnswerResult.ALREADY
-    done = len(progress.answers) + 1 == progress.total
     await session.execute(
         update(ATTEMPTS)
         .where(ATTEMPTS.c.id == attempt_id, ATTEMPTS.c.status == QuizStatus.ACTIVE)
         .values(
             score=ATTEMPTS.c.score + (1 if correct else 0),
-            status=QuizStatus.COMPLETED if done else QuizStatus.ACTIVE,
-            completed_at=now if done else None,
+            status=QuizStatus.COMPLETED if after.completed else QuizStatus.ACTIVE,
+            completed_at=now if after.completed else None,
         )
         .execution_options(synchronize_session=False)
     )
-    await session.flush()
-    session.expire(attempt)
-    return await progress_of(session, attempt_id=attempt_id, user_id=user_id), AnswerResult.RECORDED
+    session.expire(attempt)  # its row changed; the new progress is known without reading it again
+    return after, AnswerResult.RECORDED
 
 
 @dataclass(frozen=True)

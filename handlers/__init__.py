@@ -129,10 +129,12 @@ async def load_user(update: Update, context: BotContext) -> None:
     if sender is None:
         return
     context.telegram_language = sender.language_code
-    async with context.db() as session:
+    async with context.db(commit=False) as session:
         context.user = await users.get_user(session, telegram_id=sender.id)
-        if context.user is not None:
-            await users.touch(session, user=context.user, now=context.now())
+    now = context.now()
+    if context.user is not None and users.touch_due(context.user, now):  # at most hourly: a write
+        async with context.db() as session:
+            await users.touch(session, user=context.user, now=now)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -50,3 +50,22 @@ async def test_the_notice_arrives_and_one_press_keeps_the_account(bot: BotHarnes
     assert "no longer valid" in alert  # an erased person's Telegram language (en) still applies
     reply = await bot.send(QUIET, "/start")
     assert "choose your language" in reply.plain_text and "🇬🇧 English" in reply.button_labels()
+
+
+async def test_an_update_counts_as_activity_written_at_most_once_an_hour(bot: BotHarness) -> None:
+    # Retention erases accounts by their last activity: a reader's update must move it.
+    await bot.user(KEEPER)
+
+    async def last_seen() -> object:
+        async with bot.services.db() as session:
+            user = await users.get_user(session, telegram_id=KEEPER)
+            assert user is not None
+            return user.last_seen_at
+
+    first = await last_seen()
+    bot.clock.advance(timedelta(minutes=30))
+    await bot.send(KEEPER, "/menu")
+    assert await last_seen() == first  # within the hour: no write
+    bot.clock.advance(timedelta(hours=2))
+    await bot.send(KEEPER, "/menu")
+    assert await last_seen() == bot.clock.now()

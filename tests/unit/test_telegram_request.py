@@ -69,6 +69,53 @@ async def test_refusals_raise_python_telegram_bots_errors(bot: Bot, emulator: Bo
         await bot.send_message(7, "halo")
 
 
+async def test_a_call_is_one_json_body_with_its_values_as_they_are() -> None:
+    # What Telegram reads: nested objects as objects, numbers and booleans as themselves.
+    seen: list[tuple[str, object]] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        if request.match_info["method"] == "getMe":
+            return web.json_response({"ok": True, "result": {"id": 123456, "is_bot": True, "first_name": "Bot",
+                                                             "username": "forum_anak_bot"}})
+        seen.append((request.content_type, await request.json()))
+        return web.json_response({"ok": True, "result": {"message_id": 5, "date": 0, "text": "Halo",
+                                                         "chat": {"id": 7, "type": "private"}}})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("Lanjut", callback_data="ob:next")]])
+    try:
+        async with Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=AiohttpRequest(),
+                       get_updates_request=AiohttpRequest(connections=1)) as bot:
+            sent = await bot.send_message(7, "Halo \"kamu\" & aku", reply_markup=markup, disable_notification=True)
+    finally:
+        await runner.cleanup()
+    assert sent.message_id == 5
+    assert seen == [("application/json", {
+        "chat_id": 7, "text": 'Halo "kamu" & aku', "disable_notification": True,
+        "reply_markup": {"inline_keyboard": [[{"text": "Lanjut", "callback_data": "ob:next"}]]},
+    })]
+
+
+async def test_spaced_requests_start_no_closer_than_the_spacing(emulator: BotApiEmulator) -> None:
+    # getUpdates is spaced so that a busy bot fetches several updates per call (bot/app.py).
+    request = AiohttpRequest(spacing=0.3)
+    await request.initialize()
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        for _ in range(3):
+            await request.post(f"{emulator.base_url}{TOKEN}/getMe")
+        assert loop.time() - started >= 0.6  # three starts, two gaps
+    finally:
+        await request.shutdown()
+
+
 async def test_a_silent_server_times_out() -> None:
     async def never_answers(_request: web.Request) -> web.Response:
         await asyncio.sleep(30)
