@@ -24,6 +24,7 @@ from db.sqlite_loop import BUSY_TIMEOUT_MS, loop_side_connector
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
+
 class SessionScope(Protocol):
     """`async with db() as session:` one transaction, committed at the end unless an error left it."""
 

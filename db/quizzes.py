@@ -84,8 +84,8 @@ class Progress:
         return "good" if self.percent >= 60 else "growing"
 
 
-def answer_guest(progress: Progress, *, question_id: str, option: int, correct: bool) -> tuple[Progress, AnswerResult]:
-    """Apply one answer to a guest's in-memory quiz; the same rules as `record_answer`."""
+def apply_answer(progress: Progress, *, question_id: str, option: int, correct: bool) -> tuple[Progress, AnswerResult]:
+    """Apply one answer to a quiz in memory: a guest's whole quiz, a player's before it is stored."""
     if question_id in progress.answered:
         return progress, AnswerResult.ALREADY
     if progress.completed or question_id != progress.current:
@@ -175,7 +175,7 @@ async def record_answer(
     if attempt is None or attempt.user_id != user_id:
         return None, AnswerResult.STALE
     progress = await _progress(session, attempt)
-    after, result = answer_guest(progress, question_id=question_id, option=option, correct=correct)
+    after, result = apply_answer(progress, question_id=question_id, option=option, correct=correct)
     if result == AnswerResult.RECORDED and attempt.status != QuizStatus.ACTIVE:  # abandoned
         result = AnswerResult.STALE
     if result != AnswerResult.RECORDED:

@@ -183,7 +183,7 @@ async def _answer(update: Update, context: BotContext, key: str, question_id: st
             await refuse(update, context, "quiz_stale")
             return
         progress: Progress | None
-        progress, result = quizzes.answer_guest(guest, question_id=question_id, option=option, correct=right)
+        progress, result = quizzes.apply_answer(guest, question_id=question_id, option=option, correct=right)
         context.user_data[GUEST_KEY] = progress  # type: ignore[index]
     else:
         if not key.isdigit():

@@ -100,13 +100,13 @@ async def test_an_unfinished_quiz_is_found_again_and_can_be_abandoned(session: A
 
 def test_a_guest_quiz_follows_the_same_rules_in_memory() -> None:
     guest = Progress(key="g7", topic="mixed", question_ids=("kha-01", "online-02"))
-    guest, result = quizzes.answer_guest(guest, question_id="online-02", option=0, correct=True)
+    guest, result = quizzes.apply_answer(guest, question_id="online-02", option=0, correct=True)
     assert result == AnswerResult.STALE and guest.answers == ()
-    guest, result = quizzes.answer_guest(guest, question_id="kha-01", option=2, correct=False)
+    guest, result = quizzes.apply_answer(guest, question_id="kha-01", option=2, correct=False)
     assert result == AnswerResult.RECORDED and guest.current == "online-02"
-    guest, result = quizzes.answer_guest(guest, question_id="kha-01", option=1, correct=True)
+    guest, result = quizzes.apply_answer(guest, question_id="kha-01", option=1, correct=True)
     assert result == AnswerResult.ALREADY and guest.score == 0
-    guest, result = quizzes.answer_guest(guest, question_id="online-02", option=1, correct=True)
+    guest, result = quizzes.apply_answer(guest, question_id="online-02", option=1, correct=True)
     assert result == AnswerResult.RECORDED and guest.completed and (guest.score, guest.percent) == (1, 50)
 
 
