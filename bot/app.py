@@ -27,9 +27,9 @@ logger = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "123456:SANDBOX-not-a-real-token"
 RUN_JOBS_KEY = "run_jobs"
-# A long poll that returns at once (updates were waiting) is not repeated for this many seconds,
-# so that under load one getUpdates brings several updates instead of one each; a poll that
-# waited for its update (a quiet bot) is repeated at once, so a lone update is never delayed.
+# getUpdates calls start at least this many seconds apart, so that under load one call brings
+# several updates instead of one each. A poll that waited for its update (a quiet bot) is
+# repeated at once: an update waits at most this long, and only right after a busy moment.
 GET_UPDATES_SPACING = 0.02
 DELIVERY_TASK_KEY = "delivery_task"
 SENDER_KEY = "bulk_sender"

@@ -127,12 +127,15 @@ async def active_progress(session: AsyncSession, *, user_id: int) -> Progress | 
     return await _progress(session, attempt) if attempt is not None else None
 
 
+async def _own_attempt(session: AsyncSession, attempt_id: int, user_id: int) -> QuizAttempt | None:
+    attempt = await session.get(QuizAttempt, attempt_id)
+    return attempt if attempt is not None and attempt.user_id == user_id else None
+
+
 async def progress_of(session: AsyncSession, *, attempt_id: int, user_id: int) -> Progress | None:
     """Return one of the player's own attempts (None for someone else's or an unknown one)."""
-    attempt = await session.get(QuizAttempt, attempt_id)
-    if attempt is None or attempt.user_id != user_id:
-        return None
-    return await _progress(session, attempt)
+    attempt = await _own_attempt(session, attempt_id, user_id)
+    return await _progress(session, attempt) if attempt is not None else None
 
 
 async def abandon_active(session: AsyncSession, *, user_id: int) -> int:
@@ -171,8 +174,10 @@ async def record_answer(
     The insert is conditional on (attempt, question) being new, so a double press, a replayed
     update or a second device never counts twice; the score moves only with an inserted row.
     """
-    attempt = await session.get(QuizAttempt, attempt_id)
-    if attempt is None or attempt.user_id != user_id:
+    # The attempt is held here: SQLAlchemy's identity map keeps objects weakly, so reading it
+    # through progress_of and again for its status would query twice.
+    attempt = await _own_attempt(session, attempt_id, user_id)
+    if attempt is None:
         return None, AnswerResult.STALE
     progress = await _progress(session, attempt)
     after, result = apply_answer(progress, question_id=question_id, option=option, correct=correct)
