@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from db.sqlite_loop import BUSY_TIMEOUT_MS, loop_side_connector
+from db.sqlite_loop import BUSY_TIMEOUT_MS, loop_side_connector, on_the_loop
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -61,12 +61,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout: int = 
     cursor.close()
 
 
+def _loop_side(url: URL) -> bool:
+    """Whether an engine for this URL runs SQLite on the event loop (a plain SQLite file)."""
+    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and not url.query
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine for a database URL, with SQLite tuned for the bot."""
     _prepare_sqlite_dir(url)
     parsed = make_url(async_url(url))
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") and not parsed.query:
+    if _loop_side(parsed):
         kwargs.setdefault("async_creator", loop_side_connector(parsed.database))
+        # Connections stay open (a new one costs a thread and its set-up); writers that wait
+        # for the lock, and background work in the thread, hold theirs meanwhile.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 40)
         engine = create_async_engine(parsed, **kwargs)
         event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout=0))
         return engine
@@ -92,15 +101,26 @@ def session_factory(engine: AsyncEngine) -> SessionScope:
     saves the commit on the one read every update makes (`handlers.load_user`).
     """
     maker = async_sessionmaker(engine, expire_on_commit=False)
+    loop_side = _loop_side(engine.url)
 
     @asynccontextmanager
     async def session_scope(*, commit: bool = True) -> AsyncIterator[AsyncSession]:
         # The transaction begins with the first statement; closing without a commit (an
         # exception, or a read) rolls it back.
-        async with maker() as session:
+        session = maker()
+        try:
             yield session
             if commit:
                 await session.commit()
+        finally:
+            if loop_side and on_the_loop():
+                # SQLite on the loop closes without waiting, so no cancel can cut the close
+                # short. `async with session` would close in a task of its own: under load a
+                # trip through the whole ready queue, holding the connection, twice an update.
+                await session.close()
+            else:
+                async with session:  # SQLAlchemy's close, finished even if we are cancelled
+                    pass
 
     return session_scope
 

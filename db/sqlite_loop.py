@@ -16,7 +16,10 @@ Two things must not stop the loop:
   not in SQLite's busy handler, also keeps waiting writers from being overtaken for ever by
   new ones that find the lock free between two of the handler's sleeps.
 - long work: background jobs, the delivery engine and exports run inside `off_the_loop()`,
-  whose calls go to aiosqlite's thread.
+  whose calls go to aiosqlite's thread. Each round trip there waits for the loop to come
+  round, so once such work holds the write lock, the calls that only hand over what a statement
+  did (a cursor, its rows, its closing) run on the loop: the lock is held for one round trip a
+  statement, not four, and writers serving people wait that much less.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ import aiosqlite
 
 BUSY_TIMEOUT_MS = 10_000  # how long a write waits for another writer before "database is locked"
 LOOK_AGAIN_SECONDS = 0.02  # a waiting writer tries again at least this often
+# Calls that hand over what a statement did. In a write transaction they are quick (ours read
+# little after their first write), so background work need not wait for the loop to make them.
+_HAND_OVER_CALLS = frozenset({"cursor", "fetchone", "fetchmany", "fetchall", "close"})
+# A rollback is quick anywhere: nothing outside a write transaction (every connection's return
+# to the pool), and in WAL mode only dropping what it wrote.
+_ALWAYS_QUICK_CALLS = frozenset({"rollback"})
 
 _off_the_loop: ContextVar[bool] = ContextVar("sqlite_off_the_loop", default=False)
 
@@ -48,6 +57,11 @@ def off_the_loop() -> Iterator[None]:
         yield
     finally:
         _off_the_loop.reset(token)
+
+
+def on_the_loop() -> bool:
+    """True unless inside `off_the_loop()`: SQLite calls made here run at once, without waiting."""
+    return not _off_the_loop.get()
 
 
 def in_background(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -93,6 +107,10 @@ def _in_transaction(connection: sqlite3.Connection) -> bool:
         return False
 
 
+def _quick(call: str, *, held: bool) -> bool:
+    return call in _ALWAYS_QUICK_CALLS or (held and call in _HAND_OVER_CALLS)
+
+
 class LoopSideConnection(aiosqlite.Connection):
     """An aiosqlite connection whose calls run on the event loop, and wait there without blocking it."""
 
@@ -108,7 +126,7 @@ class LoopSideConnection(aiosqlite.Connection):
         while True:
             held = _in_transaction(connection)
             try:
-                if _off_the_loop.get():
+                if _off_the_loop.get() and not _quick(getattr(fn, "__name__", ""), held=held):
                     result = await super()._execute(fn, *args, **kwargs)
                 else:
                     result = fn(*args, **kwargs)

@@ -131,3 +131,78 @@ def test_waiting_writers_of_one_engine_may_come_from_different_event_loops() -> 
         await asyncio.wait_for(releases.wait(10), timeout=1)  # by the notice, not the 10 s
 
     asyncio.run(woken())
+
+
+async def test_a_session_on_the_loop_ends_without_letting_other_tasks_run_first(engine: AsyncEngine) -> None:
+    # SQLAlchemy's `async with session` closes in a task of its own. Under load that is a trip
+    # through everything ready to run, holding the connection, twice an update.
+    db = session_factory(engine)
+    ran: list[str] = []
+
+    async def other() -> None:
+        ran.append("other")
+
+    async with db(commit=False) as session:
+        assert await session.scalar(text("SELECT 1")) == 1
+        asyncio.get_running_loop().create_task(other())
+    assert ran == []
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    await asyncio.sleep(0)
+    assert ran == ["other"]
+
+
+async def test_a_background_write_transaction_hands_results_over_on_the_loop(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each call made in the thread waits for the loop to come round; while a transaction holds
+    # the write lock, only its statements and its commit should.
+    calls: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+    execute = sqlite_loop.LoopSideConnection._execute
+
+    async def recorded(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        def call(*a: Any, **k: Any) -> Any:
+            calls.append((fn.__name__, threading.get_ident() == loop_thread))
+            return fn(*a, **k)
+
+        call.__name__ = fn.__name__
+        return await execute(self, call, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_loop.LoopSideConnection, "_execute", recorded)
+    db = session_factory(engine)
+    with off_the_loop():
+        async with db() as session:
+            assert await session.scalar(select(func.count()).select_from(User)) == 0
+            read = len(calls)
+            session.add(User(telegram_id=5, language="id", created_at=NOW, last_seen_at=NOW))
+            await session.flush()
+            assert (await session.execute(text("UPDATE users SET language = 'en' RETURNING telegram_id"))).all() == [(5,)]
+    # a read holds no lock: its calls go to the thread (a rollback is quick anywhere)
+    assert all(not on_loop for name, on_loop in calls[:read] if name != "rollback")
+    in_thread = [name for name, on_loop in calls[read:] if not on_loop]
+    on_loop = [name for name, on_loop in calls[read:] if on_loop]
+    assert in_thread == ["cursor", "execute", "execute", "commit"]  # the cursor that begins it, then SQL work
+    assert set(on_loop) >= {"cursor", "fetchall", "close", "rollback"}
+    async with db() as session:
+        assert await session.scalar(select(User.language).where(User.telegram_id == 5)) == "en"
+
+
+async def test_a_burst_of_sessions_reuses_connections(engine: AsyncEngine) -> None:
+    # Writers waiting for the lock hold their connections: a burst of them must not open (and
+    # then close) a connection each, which costs a thread and its set-up every time.
+    db = session_factory(engine)
+    opened = 0
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def count(*_args: Any) -> None:
+        nonlocal opened
+        opened += 1
+
+    async def hold() -> None:
+        async with db(commit=False) as session:
+            await session.execute(text("SELECT 1"))
+            await asyncio.sleep(0.01)
+
+    for _ in range(3):
+        await asyncio.gather(*(hold() for _ in range(12)))
+    assert opened == 12
