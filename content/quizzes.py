@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ class QuizBank:
 
     topics: tuple[Topic, ...]
 
-    @property
+    @cached_property  # looked up on every answer pressed
     def questions(self) -> dict[str, Question]:
         """Every question by its id."""
         return {q.id: q for topic in self.topics for q in topic.questions}

@@ -292,7 +292,7 @@ class QuizAttempt(SQLModel, table=True):
     topic: str = Field(max_length=20)  # a topic key of the bank, or "mixed"
     question_ids: str = Field(max_length=400)  # comma-separated, in the order they are asked
     total: int
-    score: int = Field(default=0)  # correct answers, counted as they arrive
+    score: int = Field(default=0)  # correct answers, written when the quiz is completed
     status: str = Field(default=QuizStatus.ACTIVE, max_length=12)
     started_at: datetime = Field(sa_column=_dt(nullable=False))
     completed_at: datetime | None = Field(default=None, sa_column=_dt())

@@ -1,7 +1,7 @@
 """Quiz attempts, answers, scores, the kelurahan leaderboard and per-question figures (SPEC §5).
 
-An attempt's state is its rows: the attempt (question list, score, status) and one answer row
-per question. The same `Progress` value describes a guest's quiz, which is kept in memory only
+An attempt's state is its rows: the attempt (question list, status, and the score once it is
+completed) and one answer row per question. The same `Progress` value describes a guest's quiz, which is kept in memory only
 and never written here (SPEC §1: a guest's scores are shown, not saved).
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Float, Table, case, cast, func, select, update
+from sqlalchemy import Float, Table, bindparam, case, cast, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,43 +99,47 @@ def _split(ids: str) -> tuple[str, ...]:
     return tuple(i for i in ids.split(",") if i)
 
 
-async def _progress(session: AsyncSession, attempt: QuizAttempt) -> Progress:
-    rows = await session.execute(
-        select(ANSWERS.c.question_id, ANSWERS.c.option, ANSWERS.c.correct)
-        .where(ANSWERS.c.attempt_id == attempt.id)
-        .order_by(ANSWERS.c.id)
-    )
-    return Progress(
-        key=str(attempt.id),
+# An attempt and its answers in one statement, built once: it runs for every answer pressed.
+_ATTEMPT_WITH_ANSWERS = (
+    select(ATTEMPTS.c.user_id, ATTEMPTS.c.topic, ATTEMPTS.c.question_ids, ATTEMPTS.c.status,
+           ANSWERS.c.question_id, ANSWERS.c.option, ANSWERS.c.correct)
+    .select_from(ATTEMPTS.outerjoin(ANSWERS, ANSWERS.c.attempt_id == ATTEMPTS.c.id))
+    .where(ATTEMPTS.c.id == bindparam("attempt_id"))
+    .order_by(ANSWERS.c.id)
+)
+
+
+async def _own_progress(session: AsyncSession, attempt_id: int, user_id: int) -> tuple[Progress, str] | None:
+    """One of the player's own attempts and its status (None for someone else's or an unknown one)."""
+    rows = (await session.execute(_ATTEMPT_WITH_ANSWERS, {"attempt_id": attempt_id})).all()
+    if not rows or rows[0].user_id != user_id:
+        return None
+    attempt = rows[0]
+    progress = Progress(
+        key=str(attempt_id),
         topic=attempt.topic,
         question_ids=_split(attempt.question_ids),
-        answers=tuple((q, o, bool(c)) for q, o, c in rows.all()),
+        answers=tuple((r.question_id, r.option, bool(r.correct)) for r in rows if r.question_id is not None),
         completed=attempt.status == QuizStatus.COMPLETED,
     )
+    return progress, attempt.status
 
 
 async def active_progress(session: AsyncSession, *, user_id: int) -> Progress | None:
     """Return the player's unfinished quiz, if any (the newest)."""
-    attempt = (
-        await session.execute(
-            select(QuizAttempt)
-            .where(ATTEMPTS.c.user_id == user_id, ATTEMPTS.c.status == QuizStatus.ACTIVE)
-            .order_by(ATTEMPTS.c.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    return await _progress(session, attempt) if attempt is not None else None
-
-
-async def _own_attempt(session: AsyncSession, attempt_id: int, user_id: int) -> QuizAttempt | None:
-    attempt = await session.get(QuizAttempt, attempt_id)
-    return attempt if attempt is not None and attempt.user_id == user_id else None
+    attempt_id = await session.scalar(
+        select(ATTEMPTS.c.id)
+        .where(ATTEMPTS.c.user_id == user_id, ATTEMPTS.c.status == QuizStatus.ACTIVE)
+        .order_by(ATTEMPTS.c.id.desc())
+        .limit(1)
+    )
+    return await progress_of(session, attempt_id=attempt_id, user_id=user_id) if attempt_id is not None else None
 
 
 async def progress_of(session: AsyncSession, *, attempt_id: int, user_id: int) -> Progress | None:
     """Return one of the player's own attempts (None for someone else's or an unknown one)."""
-    attempt = await _own_attempt(session, attempt_id, user_id)
-    return await _progress(session, attempt) if attempt is not None else None
+    found = await _own_progress(session, attempt_id, user_id)
+    return found[0] if found is not None else None
 
 
 async def abandon_active(session: AsyncSession, *, user_id: int) -> int:
@@ -174,14 +178,12 @@ async def record_answer(
     The insert is conditional on (attempt, question) being new, so a double press, a replayed
     update or a second device never counts twice; the score moves only with an inserted row.
     """
-    # The attempt is held here: SQLAlchemy's identity map keeps objects weakly, so reading it
-    # through progress_of and again for its status would query twice.
-    attempt = await _own_attempt(session, attempt_id, user_id)
-    if attempt is None:
+    found = await _own_progress(session, attempt_id, user_id)
+    if found is None:
         return None, AnswerResult.STALE
-    progress = await _progress(session, attempt)
+    progress, status = found
     after, result = apply_answer(progress, question_id=question_id, option=option, correct=correct)
-    if result == AnswerResult.RECORDED and attempt.status != QuizStatus.ACTIVE:  # abandoned
+    if result == AnswerResult.RECORDED and status != QuizStatus.ACTIVE:  # abandoned
         result = AnswerResult.STALE
     if result != AnswerResult.RECORDED:
         return progress, result
@@ -198,17 +200,12 @@ async def record_answer(
     ).scalar_one_or_none()
     if inserted is None:  # a concurrent press of the same question won
         return await progress_of(session, attempt_id=attempt_id, user_id=user_id), AnswerResult.ALREADY
-    await session.execute(
-        update(ATTEMPTS)
-        .where(ATTEMPTS.c.id == attempt_id, ATTEMPTS.c.status == QuizStatus.ACTIVE)
-        .values(
-            score=ATTEMPTS.c.score + (1 if correct else 0),
-            status=QuizStatus.COMPLETED if after.completed else QuizStatus.ACTIVE,
-            completed_at=now if after.completed else None,
+    if after.completed:  # the score is written once, from the answers, with the last of them
+        await session.execute(
+            update(QuizAttempt)
+            .where(ATTEMPTS.c.id == attempt_id, ATTEMPTS.c.status == QuizStatus.ACTIVE)
+            .values(score=after.score, status=QuizStatus.COMPLETED, completed_at=now)
         )
-        .execution_options(synchronize_session=False)
-    )
-    session.expire(attempt)  # its row changed; the new progress is known without reading it again
     return after, AnswerResult.RECORDED
 
 
