@@ -15,7 +15,7 @@ from db import broadcasts
 from db.indicators import Period, compute, recent_months, store_closed_months
 from db.sqlite_loop import in_background
 from handlers.callbacks import decode, encode
-from handlers.common import keyboard, refuse, respond
+from handlers.common import answer_query, keyboard, refuse, respond
 
 PERIODS = ("this_month", "last_month", "this_year", "last_12_months")
 
@@ -75,6 +75,7 @@ async def on_button(update: Update, context: BotContext) -> None:
 async def stats_command(update: Update, context: BotContext) -> None:
     """Handle /statistik: a chart of registrations by kecamatan and month (last six months)."""
     assert update.effective_chat is not None
+    await answer_query(update, context)  # from the menu: stop the spinner while the chart is drawn
     today = context.now().astimezone(context.services.settings.tz).date()
     start = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
     async with context.db() as session:

@@ -11,7 +11,7 @@ from bot.context import BotContext
 from db.users import is_pending_child, is_registered
 from handlers.callbacks import decode, encode
 from handlers.commands import Audience, level_of
-from handlers.common import Button, in_rows, keyboard, refuse, respond
+from handlers.common import Button, answer_query, in_rows, keyboard, refuse, respond
 
 Action = Callable[[Update, BotContext], Awaitable[None]]
 
@@ -98,3 +98,4 @@ async def on_button(update: Update, context: BotContext) -> None:
         await refuse(update, context, "not_allowed")
         return
     await item.action(update, context)
+    await answer_query(update, context)  # an action that only sends a file answers no press

@@ -148,7 +148,7 @@ class Fuzzer:
             answered = [r for r in emu.requests if r.tick > mark and _chat_of(r) == expect_chat]
             assert answered, f"no answer to {described}\n{emu.describe_recent()}"
         if query_id is not None:
-            assert query_id in emu.answered_callbacks, f"button spinner left running after {described}"
+            assert query_id in emu.answered_callbacks, f"button spinner left running after {described}\n{emu.describe_recent()}"
 
     def _inject(self, act: Act) -> tuple[int | None, str | None]:
         emu, user = self.bot.emu, act.user
