@@ -1,8 +1,9 @@
 """Quiz attempts, answers, scores, the kelurahan leaderboard and per-question figures (SPEC §5).
 
 An attempt's state is its rows: the attempt (question list, status, and the score once it is
-completed) and one answer row per question. The same `Progress` value describes a guest's quiz, which is kept in memory only
-and never written here (SPEC §1: a guest's scores are shown, not saved).
+completed) and one answer row per question. The same `Progress` value describes a guest's quiz,
+which is kept in memory only and never written here (SPEC §1: a guest's scores are shown, not
+saved).
 """
 
 from __future__ import annotations
@@ -176,7 +177,8 @@ async def record_answer(
     """Record the answer to the current question once; complete the attempt with its last answer.
 
     The insert is conditional on (attempt, question) being new, so a double press, a replayed
-    update or a second device never counts twice; the score moves only with an inserted row.
+    update or a second device never counts twice; the score is counted from the answer rows and
+    written with the last of them.
     """
     found = await _own_progress(session, attempt_id, user_id)
     if found is None:
