@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from db import users
+from handlers import MENU_ITEMS
 from tests.e2e.conftest import BotHarness
 
 pytestmark = pytest.mark.e2e
@@ -164,11 +165,9 @@ async def test_command_menus_are_published_in_both_languages(bot: BotHarness) ->
 
 async def test_every_menu_button_stops_its_spinner(bot: BotHarness) -> None:
     # Found by the fuzz test: the statistics button sent its chart but left the spinner running.
-    from handlers import MENU_ITEMS
-
     await bot.user(STAFF_USER, role="admin")
     for item in MENU_ITEMS:
-        msg = await bot.send(STAFF_USER, "/batal")  # leave whatever the last button started
+        await bot.send(STAFF_USER, "/batal")  # leave the conversation the last button started
         msg = await bot.send(STAFF_USER, "/menu")
         query_id = bot.emu.press(STAFF_USER, msg.message_id, f"menu:{item.key}")
         await bot.emu.wait_for(lambda q=query_id: q in bot.emu.answered_callbacks, what=f"an answer to {item.key}")
