@@ -18,6 +18,7 @@ from bot.delivery import DeliveryEngine
 from bot.logs import instrument_handlers
 from bot.scheduler import schedule_jobs
 from bot.services import Services, build_services
+from bot.telegram_bot import ForumBot
 from bot.telegram_request import AiohttpRequest
 from bot.updates import PerUserUpdateProcessor
 from db import users
@@ -46,17 +47,20 @@ def build_application(
     """
     services = services or build_services(settings)
     token = settings.TELEGRAM_BOT_TOKEN or SANDBOX_TOKEN
+    bot = ForumBot(
+        token,
+        base_url=settings.TELEGRAM_API_BASE_URL,
+        base_file_url=settings.base_file_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz),
+        # aiohttp instead of PTB's HTTPX: the same calls for a fraction of the CPU (telegram_request.py)
+        request=AiohttpRequest(),
+        get_updates_request=AiohttpRequest(connections=1, spacing=GET_UPDATES_SPACING),
+    )
     app = (
         ApplicationBuilder()
-        .token(token)
-        .base_url(settings.TELEGRAM_API_BASE_URL)
-        .base_file_url(settings.base_file_url)
+        .bot(bot)
         .context_types(ContextTypes(context=BotContext))
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
         .concurrent_updates(PerUserUpdateProcessor())
-        # aiohttp instead of PTB's HTTPX: the same calls for a fraction of the CPU (telegram_request.py)
-        .request(AiohttpRequest())
-        .get_updates_request(AiohttpRequest(connections=1, spacing=GET_UPDATES_SPACING))
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)

@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 
 from bot.context import BotContext
+from bot.telegram_bot import ForumBot
 from db import limits
 from db.models import Role
 
@@ -46,24 +47,25 @@ async def respond(
     markup: InlineKeyboardMarkup | None = None,
     *,
     edit: bool = True,
-) -> Message | None:
+) -> None:
     """Answer an update: edit the pressed message in place, else send a new message."""
+    bot = context.bot
+    assert isinstance(bot, ForumBot)  # bot/app.py builds it
     query = update.callback_query
     if query is not None:
         await answer_query(update, context)
-        if edit and query.message is not None and isinstance(query.message, Message):
+        if edit and isinstance(query.message, Message):
             try:
-                result = await query.message.edit_text(text, reply_markup=markup)
-                return result if isinstance(result, Message) else None
+                await bot.edit_text(query.message.chat_id, query.message.message_id, text, markup)
+                return
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
-                    return None
+                    return
                 if "message to edit not found" not in str(exc).lower():
                     raise
     chat = update.effective_chat
-    if chat is None:
-        return None
-    return await context.bot.send_message(chat.id, text, reply_markup=markup)
+    if chat is not None:
+        await bot.send_text(chat.id, text, markup)
 
 
 ANSWERED_KEY = "answered_queries"
