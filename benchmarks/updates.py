@@ -8,8 +8,10 @@ pressing the buttons the bot shows. Three processes: the Bot API emulator with t
 prepares the database and prints the figures.
 
 Two runs each:
-  paced   open loop at --rate updates per second: people arrive at a steady pace and wait about
-          --think seconds (exponential) after each answer before their next update
+  paced   --rate updates per second: everyone starts at once; after each answer a person thinks
+          about --think seconds (exponential), then waits for a slot of a pacer that lets out
+          --rate updates a second, so the offered load holds at --rate while enough people are
+          ready (500 people thinking 2 s hold 200/s for most of the run)
   closed  everyone at once, each sending the next update as soon as the bot has answered:
           the most the bot can do
 and the same updates (recorded in the runs of our bot) replayed against a bare

@@ -9,10 +9,12 @@ Usage: python benchmarks/users_process.py MODE USERS RATE THINK SEED SCRIPTS
   MODE     full: people who onboard, play a quiz and sign up for an event, pressing the buttons
            the bot shows (their updates are written to SCRIPTS); echo: the same updates read
            from SCRIPTS, replayed against an echo bot (each waits only for the first answer)
-  RATE     offered updates per second (people start at RATE / updates-per-person a second and
-           wait THINK seconds on average between their own updates); 0: closed loop, everyone
-           at once, each sending the next update as soon as the bot has answered the last
-           (but, like people, never more than the bot's flood limit of 20 updates in 10 s)
+  RATE     offered updates per second: everyone starts at once, waits THINK seconds on average
+           between their own updates, and then for a slot of a pacer that lets out RATE updates
+           a second (so the offered load stays at RATE while enough people are ready, which 500
+           people thinking 2 s are, up to about 240 a second); 0: closed loop, everyone at once,
+           each sending the next update as soon as the bot has answered the last (but, like
+           people, never more than the bot's flood limit of 20 updates in 10 s)
 Prints the port, waits for a line on stdin (the bot is polling), runs, prints one JSON line.
 """
 
@@ -35,9 +37,6 @@ from bot.sandbox.emulator import BotApiEmulator, BotEventKind, ChatMessage
 TOKEN = "123456:BENCHMARK-token"
 FIRST_USER = 10_000
 TURN_TIMEOUT = 300.0  # seconds a person waits for an answer before counting an error (closed loop: long queues)
-# A parent onboards (7 updates), confirms their child's link (2), plays a 7-question quiz (9) and
-# signs up for an event (2); a child has 3 more onboarding steps (the link, "continue", age).
-UPDATES_PER_PERSON = 20.5
 # The bot answers more than 20 updates from one person in 10 s with a single "slow down" (a flood
 # limit, db/limits.py); simulated people stay under it, as people do, even in the closed loop.
 MIN_GAP = 0.55
@@ -82,14 +81,37 @@ class Figures:
     errors: list[str] = field(default_factory=list)
 
 
+class Pacer:
+    """Lets updates out at most `rate` a second, in the order people became ready.
+
+    People alone would offer a load that rises while they arrive and falls as they finish; behind
+    the pacer it is a steady `rate` for as long as enough of them are ready to send.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1 / rate
+        self.next_slot = 0.0
+
+    async def slot(self) -> None:
+        """Wait for the next free slot (a slot nobody was ready for is not saved up)."""
+        now = time.perf_counter()
+        at = max(self.next_slot, now)
+        self.next_slot = at + self.interval
+        if at > now:
+            await asyncio.sleep(at - now)
+
+
 class Person:
     """One simulated Telegram user: sends an update, waits for the bot, thinks, goes on."""
 
-    def __init__(self, emu: TimedEmulator, uid: int, rng: random.Random, think: float, figures: Figures) -> None:
+    def __init__(
+        self, emu: TimedEmulator, uid: int, rng: random.Random, think: float, pacer: Pacer | None, figures: Figures
+    ) -> None:
         self.emu = emu
         self.uid = uid
         self.rng = rng
         self.think = think
+        self.pacer = pacer
         self.figures = figures
         self.script: list[Step] = []
         self.last_sent = 0.0
@@ -101,6 +123,8 @@ class Person:
         gap = self.last_sent + MIN_GAP - time.perf_counter()
         if gap > 0:
             await asyncio.sleep(gap)
+        if self.pacer is not None:
+            await self.pacer.slot()
 
     def _queue(self, step: Step, on: ChatMessage | None = None) -> tuple[int, float]:
         mark = self.emu.mark()
@@ -242,14 +266,14 @@ async def run(
     figures = Figures()
     rng = random.Random(seed)
     uids = list(range(FIRST_USER, FIRST_USER + users))
-    people = {uid: Person(emu, uid, random.Random(rng.random()), think if rate else 0.0, figures) for uid in uids}
+    pacer = Pacer(rate) if rate else None
+    people = {
+        uid: Person(emu, uid, random.Random(rng.random()), think if rate else 0.0, pacer, figures) for uid in uids
+    }
     homes = {uid: Household() for uid in uids[::2]}
-    arrivals = rate / UPDATES_PER_PERSON if rate else 0.0
     started = time.perf_counter()
 
-    async def live(index: int, uid: int) -> None:
-        if arrivals:
-            await asyncio.sleep(max(started + index / arrivals - time.perf_counter(), 0))
+    async def live(uid: int) -> None:
         person = people[uid]
         language = language_of(uid)
         try:
@@ -264,7 +288,7 @@ async def run(
             after = person.script[-1] if person.script else ("nothing", "")
             figures.errors.append(f"{uid}: {type(exc).__name__} {exc} after {after[0]} {after[1]}".replace("\n", " ")[:200])
 
-    await asyncio.gather(*(live(i, uid) for i, uid in enumerate(uids)))
+    await asyncio.gather(*(live(uid) for uid in uids))
     finished = time.perf_counter()
     return summary(figures, started, finished, emu), {str(uid): person.script for uid, person in people.items()}
 

@@ -206,3 +206,19 @@ async def test_a_burst_of_sessions_reuses_connections(engine: AsyncEngine) -> No
     for _ in range(3):
         await asyncio.gather(*(hold() for _ in range(12)))
     assert opened == 12
+
+
+async def test_one_session_after_another_gets_the_warm_connection(engine: AsyncEngine) -> None:
+    # After a burst has filled the pool, an update's session takes the connection used last,
+    # whose page cache is current, not the one idle longest (which re-reads changed pages).
+    db = session_factory(engine)
+
+    async def connection_id(pause: float = 0.0) -> int:
+        async with db(commit=False) as session:
+            await session.execute(text("SELECT 1"))
+            await asyncio.sleep(pause)
+            return id((await (await session.connection()).get_raw_connection()).driver_connection)
+
+    await asyncio.gather(*(connection_id(0.01) for _ in range(5)))
+    used = {await connection_id() for _ in range(4)}
+    assert len(used) == 1
