@@ -51,6 +51,7 @@ DESCRIPTION_MAX = limits.REPORT_DESCRIPTION_MAX  # the numbers live in db/limits
 MESSAGE_MAX = limits.REPORT_MESSAGE_MAX
 EVIDENCE_MAX = limits.REPORT_EVIDENCE_MAX
 STATUS_DAYS_AFTER_CLOSE = 30  # a closed report's code stops working after this
+VIEW = "report.view"  # the audit action of opening a case card
 REALERT_AFTER = timedelta(minutes=15)
 REALERT_EVERY = timedelta(minutes=10)
 
@@ -110,7 +111,8 @@ class CaseDetail:
     report: Report
     evidence: list[ReportEvidence]
     messages: list[ReportMessage]
-    history: list[AuditEntry] = field(default_factory=list)
+    history: list[AuditEntry] = field(default_factory=list)  # staff actions, oldest first
+    views: list[AuditEntry] = field(default_factory=list)  # each opening of the card, oldest first
 
 
 def simfoni_type(category: str) -> str:
@@ -217,18 +219,26 @@ async def _messages(session: AsyncSession, report: Report) -> list[ReportMessage
     return list((await session.scalars(query)).all())
 
 
+async def record_view(session: AsyncSession, *, report_id: int, staff_id: int, now: datetime) -> None:
+    """Write to the audit log that a staff member opened a case card (reading is access too)."""
+    await audit.record(session, actor_telegram_id=staff_id, action=VIEW, now=now, subject=_subject(report_id))
+
+
 async def get_case(session: AsyncSession, *, report_id: int) -> CaseDetail:
-    """Return a case with evidence, messages, notes and its history from the audit log."""
+    """Return a case with evidence, messages, notes, and its actions and views from the audit log."""
     report = await session.get(Report, report_id)
     if report is None:
         raise ReportUnknown()
     evidence = list((await session.scalars(
         select(ReportEvidence).where(ReportEvidence.report_id == report_id).order_by(ReportEvidence.id)
     )).all())
-    history = list((await session.scalars(
-        select(AuditEntry).where(AuditEntry.subject == _subject(report)).order_by(AuditEntry.id)
+    entries = list((await session.scalars(
+        select(AuditEntry).where(AuditEntry.subject == _subject(report_id)).order_by(AuditEntry.id)
     )).all())
-    return CaseDetail(report=report, evidence=evidence, messages=await _messages(session, report), history=history)
+    return CaseDetail(
+        report=report, evidence=evidence, messages=await _messages(session, report),
+        history=[e for e in entries if e.action != VIEW], views=[e for e in entries if e.action == VIEW],
+    )
 
 
 async def open_cases(session: AsyncSession, *, limit: int = 30) -> list[Report]:
@@ -254,8 +264,8 @@ async def figures(session: AsyncSession) -> dict[str, int]:
     return counts
 
 
-def _subject(report: Report) -> str:
-    return f"report:{report.id}"
+def _subject(report_id: int | None) -> str:
+    return f"report:{report_id}"
 
 
 async def _staff_action(
@@ -273,7 +283,7 @@ async def _staff_action(
         report.status = ReportStatus.OPEN
         report.acknowledged_at = now
     await audit.record(session, actor_telegram_id=staff_id, action=f"report.{action}", now=now,
-                       subject=_subject(report), detail=detail)
+                       subject=_subject(report.id), detail=detail)
     return report
 
 

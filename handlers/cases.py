@@ -51,6 +51,7 @@ def card_text(
             locale, "cases/card", report=report, evidence_count=evidence_count,
             simfoni_type=reports.simfoni_type(report.category), simfoni_place=reports.simfoni_place(report.place),
             history=history[hidden - dropped_messages:], messages=messages[dropped_messages:],
+            views=detail.views if detail else [],
             realert=realert, reporter_answered=reporter_answered,
         )
 
@@ -153,7 +154,9 @@ async def on_button(update: Update, context: BotContext) -> None:
                 await reports.refer(session, report_id=report_id, staff_id=staff, target=choice, now=now)
             elif press.action == "closeas":
                 await reports.close(session, report_id=report_id, staff_id=staff, outcome=choice, now=now)
-            elif press.action not in ("show", "refer", "close"):
+            elif press.action == "show":
+                await reports.record_view(session, report_id=report_id, staff_id=staff, now=now)
+            elif press.action not in ("refer", "close"):
                 raise BadCallback("unknown case action")
             detail = await reports.get_case(session, report_id=report_id)
     except DomainError as exc:

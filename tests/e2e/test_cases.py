@@ -62,7 +62,8 @@ async def test_staff_work_a_case_from_the_list_to_closing(bot: BotHarness) -> No
         actions = (await session.scalars(select(AuditEntry.action).where(AuditEntry.subject == f"report:{report.id}"))).all()
         actors = set((await session.scalars(select(AuditEntry.actor_telegram_id).where(
             AuditEntry.subject == f"report:{report.id}"))).all())
-    assert list(actions) == ["report.assign", "report.note", "report.refer", "report.close"] and actors == {STAFF}
+    assert list(actions) == ["report.view", "report.assign", "report.note", "report.view", "report.refer",
+                             "report.close"] and actors == {STAFF}
 
     msg = await bot.send(STAFF, "/kasus")
     assert len(msg.button_labels()) == 1 and "Sudah ditutup: 0 selesai, 1 dirujuk" in msg.plain_text
@@ -94,6 +95,38 @@ async def test_only_staff_may_press_case_buttons_or_list_cases(bot: BotHarness) 
     msg = await bot.press(STAFF, "👀 Terima", chat_id=STAFF_CHAT_ID)
     assert "Sedang ditangani" in msg.plain_text and "diterima" in msg.plain_text
     assert (await stored(bot, code)).acknowledged_at == bot.clock.now()
+
+
+async def test_opening_a_case_card_is_audited_and_counted_on_the_card(bot: BotHarness) -> None:
+    await bot.user(STAFF, role="staff")
+    await bot.user(STAFF + 1, role="staff", language="en")
+    await bot.user(OUTSIDER)
+    code = await walk(bot, follow=False)
+    report = await stored(bot, code)
+
+    msg = await bot.send(STAFF, "/kasus")
+    bot.clock.advance(timedelta(minutes=2))
+    msg = await bot.press(STAFF, [label for label in msg.button_labels() if code in label][0])
+    assert "Dibuka 1 kali oleh 1 petugas" in msg.plain_text
+    msg = await bot.press(STAFF, "👀 Terima")
+    bot.clock.advance(timedelta(hours=1))
+    msg = await bot.send(STAFF + 1, "/kasus")
+    msg = await bot.press(STAFF + 1, [label for label in msg.button_labels() if code in label][0])
+    last = (bot.clock.now() + timedelta(hours=8)).strftime("%H:%M")  # shown in WITA
+    assert "Opened 2 times by 2 staff, last" in msg.plain_text and last in msg.plain_text
+    history = msg.plain_text.split("History", 1)[1]
+    assert history.count("•") == 1 and "acknowledged" in history  # the one action, not the views
+
+    # A refused press and a forged one for a case that does not exist leave no trace.
+    own = await bot.send(OUTSIDER, "/bantuan")
+    for user, message_id, report_id in ((OUTSIDER, own.message_id, report.id), (STAFF + 1, msg.message_id, report.id + 99)):
+        query = bot.emu.press(user, message_id, f"case:show:{report_id}")
+        await bot.emu.wait_for(lambda: query in bot.emu.answered_callbacks)  # noqa: B023 (awaited at once)
+        assert bot.emu.answered_callbacks[query].get("text")  # refused with a pop-up
+    async with bot.services.db() as session:
+        views = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "report.view"))).all()
+    assert [(v.actor_telegram_id, v.subject) for v in views] == [(STAFF, f"report:{report.id}"),
+                                                                  (STAFF + 1, f"report:{report.id}")]
 
 
 async def test_a_forged_reply_press_on_a_case_without_follow_up_is_refused(bot: BotHarness) -> None:
