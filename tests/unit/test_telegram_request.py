@@ -1,4 +1,5 @@
-"""python-telegram-bot on the aiohttp request layer: the same calls, answers and errors as with HTTPX."""
+"""python-telegram-bot on the aiohttp request layer, and ForumBot's unparsed send and edit: the same calls,
+answers and errors as with HTTPX and PTB's own methods."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
+from telegram.ext import Defaults
 
 from bot.sandbox.emulator import BotApiEmulator
+from bot.telegram_bot import ForumBot
 from bot.telegram_request import AiohttpRequest
 
 TOKEN = "123456:TEST-token-for-requests"
@@ -149,3 +153,53 @@ async def test_no_server_is_a_network_error() -> None:
             await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
     finally:
         await request.shutdown()
+
+
+@pytest.fixture
+async def forum_bot(emulator: BotApiEmulator) -> AsyncIterator[ForumBot]:
+    """ForumBot built as bot/app.py builds it: HTML by default, aiohttp requests."""
+    async with ForumBot(TOKEN, base_url=emulator.base_url, base_file_url=emulator.base_file_url,
+                        defaults=Defaults(parse_mode=ParseMode.HTML), request=AiohttpRequest()) as bot:
+        yield bot
+
+
+# ForumBot's unparsed send and edit: the same message on the user's screen as PTB's own calls.
+MARKUP = InlineKeyboardMarkup([[InlineKeyboardButton("Lanjut", callback_data="ob:next")]])
+
+
+async def test_send_text_uses_the_default_html_and_carries_the_keyboard(
+    forum_bot: ForumBot, emulator: BotApiEmulator
+) -> None:
+    await forum_bot.send_text(7, "<b>Halo</b> &amp; selamat datang", MARKUP)
+    message = emulator.bot_messages(7)[-1]
+    assert message.parse_mode == "HTML"
+    assert message.plain_text == "Halo & selamat datang"
+    assert message.button_labels() == ["Lanjut"]
+
+
+async def test_edit_text_changes_the_message_in_place_and_can_drop_the_keyboard(
+    forum_bot: ForumBot, emulator: BotApiEmulator
+) -> None:
+    await forum_bot.send_text(7, "Soal 1", MARKUP)
+    sent = emulator.bot_messages(7)[-1]
+    await forum_bot.edit_text(7, sent.message_id, "Sudah <i>dijawab</i>")
+    edited = emulator.message(7, sent.message_id)
+    assert edited is not None and edited.edited
+    assert edited.plain_text == "Sudah dijawab"
+    assert edited.button_labels() == []
+    assert len(emulator.bot_messages(7)) == 1
+
+
+async def test_forum_bots_refusals_raise_python_telegram_bots_errors(
+    forum_bot: ForumBot, emulator: BotApiEmulator
+) -> None:
+    # respond() tells "not modified" and "message to edit not found" apart by these errors.
+    await forum_bot.send_text(7, "Soal 1")
+    sent = emulator.bot_messages(7)[-1]
+    with pytest.raises(BadRequest, match="(?i)not modified"):
+        await forum_bot.edit_text(7, sent.message_id, "Soal 1")
+    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+        await forum_bot.edit_text(7, sent.message_id + 100, "Soal 2")
+    emulator.block(7)
+    with pytest.raises(Forbidden):
+        await forum_bot.send_text(7, "halo")
