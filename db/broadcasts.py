@@ -168,8 +168,11 @@ async def fire_due(
 ) -> list[int]:
     """Start every due occurrence once: a run row (unique per occurrence) and its outbox rows.
 
-    Two schedulers ticking together both try to insert the same run; only one succeeds, and
-    only that one enqueues, so each occurrence is sent once.
+    Each occurrence is first taken by moving its broadcast on (to the next week, or to done)
+    only if it is still scheduled for that occurrence: a cancel, or another scheduler, that got
+    there first makes the move change nothing, and this one leaves it. One that comes after waits
+    for this transaction and then finds the run to stop. Two schedulers that both got through
+    would still insert the same run only once (a unique key), so each occurrence is sent once.
     """
     due = (
         await session.execute(
@@ -179,18 +182,29 @@ async def fire_due(
     started = []
     for broadcast in due:
         assert broadcast.id is not None and broadcast.next_run_at is not None
-        run_id = await _claim_occurrence(session, broadcast.id, broadcast.next_run_at, now)
+        occurrence = broadcast.next_run_at
+        if not await _move_on(session, broadcast, occurrence, now, tz):
+            continue
+        run_id = await _claim_occurrence(session, broadcast.id, occurrence, now)
         if run_id is not None:
             size = await _enqueue_recipients(session, broadcast, run_id, now, quiet_end(now, quiet, tz))
             await session.execute(update(BroadcastRun).where(BroadcastRun.id == run_id).values(audience_size=size))
             started.append(run_id)
-        if broadcast.schedule == "weekly" and broadcast.weekly_day and broadcast.weekly_time:
-            broadcast.next_run_at = next_weekly(broadcast.weekly_day, broadcast.weekly_time, tz, after=max(now, broadcast.next_run_at))
-        else:
-            broadcast.status, broadcast.next_run_at = "done", None
-        session.add(broadcast)
-    await session.flush()
     return started
+
+
+async def _move_on(session: AsyncSession, broadcast: Broadcast, occurrence: datetime, now: datetime, tz: ZoneInfo) -> bool:
+    """Schedule the occurrence after this one (or mark the broadcast done) if nobody changed it since it was read."""
+    following = None
+    if broadcast.schedule == "weekly" and broadcast.weekly_day and broadcast.weekly_time:
+        following = next_weekly(broadcast.weekly_day, broadcast.weekly_time, tz, after=max(now, occurrence))
+    moved = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast.id, Broadcast.status == "scheduled", Broadcast.next_run_at == occurrence)  # type: ignore[arg-type]
+        .values(status="scheduled" if following else "done", next_run_at=following)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(moved.rowcount)  # type: ignore[attr-defined]
 
 
 async def _claim_occurrence(session: AsyncSession, broadcast_id: int, occurrence: datetime, now: datetime) -> int | None:

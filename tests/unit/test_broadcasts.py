@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +15,7 @@ from bot.config import QuietHours
 from db import broadcasts, outbox, users
 from db.broadcasts import Audience
 from db.engine import session_factory
-from db.models import Delivery
+from db.models import Broadcast, Delivery
 from tests.helpers.factories import NOW, make_user
 
 WITA = ZoneInfo("Asia/Makassar")
@@ -105,6 +106,42 @@ async def test_two_schedulers_fire_an_occurrence_once(engine: AsyncEngine) -> No
     assert sum(len(r) for r in fired) == 1
     async with scope() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 5
+
+
+async def test_a_cancel_pressed_while_the_occurrence_fires_stops_it(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process's cancel lands between the scheduler reading the broadcast and starting its
+    # run. Before the fix, on PostgreSQL the cancel found no run to stop and committed, and the
+    # scheduler then enqueued everyone and wrote "done" over "cancelled".
+    scope = session_factory(engine)
+    async with scope() as session:
+        await population(session)
+        item = await broadcasts.create(session, author_telegram_id=6, text="Batal", audience=Audience(),
+                                       schedule="now", now=NOW, tz=WITA)
+        staff = await make_user(session, 60, role="staff")
+    assert item.id is not None
+    claim = broadcasts._claim_occurrence
+    cancelling: list[asyncio.Task[None]] = []
+
+    async def cancel() -> None:
+        async with scope() as session:
+            await broadcasts.cancel(session, broadcast_id=item.id, by=staff)
+
+    async def claim_while_cancelling(*args: Any) -> int | None:
+        cancelling.append(asyncio.create_task(cancel()))
+        await asyncio.sleep(0.3)  # time enough for the cancel to commit, unless it has to wait
+        return await claim(*args)
+
+    monkeypatch.setattr(broadcasts, "_claim_occurrence", claim_while_cancelling)
+    async with scope() as session:
+        await broadcasts.fire_due(session, now=NOW, tz=WITA, quiet=None)
+    await cancelling[0]
+    async with scope() as session:
+        broadcast = await session.get(Broadcast, item.id)
+        pending = await session.scalar(select(func.count()).select_from(Delivery).where(Delivery.status == "pending"))
+    assert broadcast is not None and broadcast.status == "cancelled"
+    assert pending == 0
 
 
 async def test_cancel_stops_pending_and_figures_count(session: AsyncSession) -> None:
