@@ -43,6 +43,8 @@ def card_text(
     """Render a case card; with `detail`, also its latest history and messages, as many as fit."""
     history = detail.history[-HISTORY_SHOWN:] if detail else []
     messages = detail.messages[-MESSAGES_SHOWN:] if detail else []
+    views = detail.views if detail else []
+    viewers = len({view.actor_telegram_id for view in views})
 
     def render(hidden: int) -> str:
         # Older messages go first, then older history: the story itself always stays.
@@ -51,7 +53,7 @@ def card_text(
             locale, "cases/card", report=report, evidence_count=evidence_count,
             simfoni_type=reports.simfoni_type(report.category), simfoni_place=reports.simfoni_place(report.place),
             history=history[hidden - dropped_messages:], messages=messages[dropped_messages:],
-            views=detail.views if detail else [],
+            views=views, viewers=viewers,
             realert=realert, reporter_answered=reporter_answered,
         )
 

@@ -108,12 +108,14 @@ async def test_two_schedulers_fire_an_occurrence_once(engine: AsyncEngine) -> No
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 5
 
 
+@pytest.mark.parametrize("step", ["_move_on", "_claim_occurrence"])
 async def test_a_cancel_pressed_while_the_occurrence_fires_stops_it(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    # Another process's cancel lands between the scheduler reading the broadcast and starting its
-    # run. Before the fix, on PostgreSQL the cancel found no run to stop and committed, and the
-    # scheduler then enqueued everyone and wrote "done" over "cancelled".
+    # Another process's cancel lands after the scheduler has read the due broadcast: before it
+    # takes the occurrence (_move_on), or after (_claim_occurrence). Before the fix the second
+    # failed on SQLite and PostgreSQL alike: the cancel found no run to stop and committed, and
+    # the scheduler then enqueued everyone and wrote "done" over "cancelled".
     scope = session_factory(engine)
     async with scope() as session:
         await population(session)
@@ -121,19 +123,19 @@ async def test_a_cancel_pressed_while_the_occurrence_fires_stops_it(
                                        schedule="now", now=NOW, tz=WITA)
         staff = await make_user(session, 60, role="staff")
     assert item.id is not None
-    claim = broadcasts._claim_occurrence
+    original = getattr(broadcasts, step)
     cancelling: list[asyncio.Task[None]] = []
 
     async def cancel() -> None:
         async with scope() as session:
             await broadcasts.cancel(session, broadcast_id=item.id, by=staff)
 
-    async def claim_while_cancelling(*args: Any) -> int | None:
+    async def step_while_cancelling(*args: Any) -> Any:
         cancelling.append(asyncio.create_task(cancel()))
         await asyncio.sleep(0.3)  # time enough for the cancel to commit, unless it has to wait
-        return await claim(*args)
+        return await original(*args)
 
-    monkeypatch.setattr(broadcasts, "_claim_occurrence", claim_while_cancelling)
+    monkeypatch.setattr(broadcasts, step, step_while_cancelling)
     async with scope() as session:
         await broadcasts.fire_due(session, now=NOW, tz=WITA, quiet=None)
     await cancelling[0]
