@@ -137,7 +137,7 @@ def generate(url: str, users: int, rows: int) -> dict[str, int]:
                    "reporter_kind": "child", "kecamatan": kecamatan, "kelurahan": kelurahan, "place": "school",
                    "happened": "week", "description": "-", "language": "id",
                    "status": "closed" if closed else "new", "outcome": "resolved" if closed else None,
-                   "created_at": moment, "first_response_at": moment + timedelta(hours=rng.randrange(1, 72)),
+                   "created_at": moment, "first_response_seconds": 3600 * rng.randrange(1, 72),
                    "closed_at": moment + timedelta(days=5) if closed else None}
 
     for table, source in ((User, user_rows()), (Delivery, deliveries()), (QuizAttempt, quiz_attempts()),

@@ -78,7 +78,7 @@ def generate(url: str, users: int, cases: int) -> None:
             "code": f"B{c:03d}-TEST"[:9], "category": "bullying", "reporter_kind": "self", "urgent": False,
             "kecamatan": "Balikpapan Kota", "place": "school", "happened": "today", "description": "cerita " * 50,
             "language": "id", "follow_up": False, "status": "closed", "outcome": "resolved",
-            "created_at": START, "first_response_at": START + DAY, "closed_at": START + 2 * DAY,
+            "created_at": START, "first_response_seconds": 24 * 3600, "closed_at": START + 2 * DAY,
         } for c in range(cases)])
         reports = conn.execute(select(Report.id)).scalars().all()
         conn.execute(insert(ReportEvidence), [{"report_id": r, "file_id": "photo", "kind": "photo"} for r in reports])

@@ -6,13 +6,16 @@ The backup API copying a few pages at a time (the only way it can report progres
 from the first page whenever another connection writes, and the bot writes on every update, so
 a large file might never finish. Progress comes from SQLite's progress handler instead.
 The copy is written to a temporary file beside PATH, checked, flushed to disk and renamed, so
-PATH is never a half-written file.
+PATH is never a half-written file. It is private like `.env` (0600, a new directory 0700): SQLite
+creates the copy with the process umask, usually world-readable, so it is made inside a private
+temporary directory and tightened before it is moved into place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -23,6 +26,8 @@ from pathlib import Path
 ProgressFn = Callable[[int, int], None]  # (bytes written so far, expected bytes)
 PROGRESS_EVERY = 2.0  # seconds between two progress reports
 PROGRESS_OPCODES = 100_000  # SQLite calls the progress handler every this many VM steps
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
 
 
 class BackupError(Exception):
@@ -46,23 +51,23 @@ def backup_sqlite(
         raise BackupError(f"{target} exists; use --force to replace it")
     if target.exists() and target.resolve() == source.resolve():
         raise BackupError(f"{target} is the database itself; choose another path")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(handle)
-    temporary = Path(name)
-    temporary.unlink()  # VACUUM INTO refuses to write over an existing file, even an empty one
+    if not target.parent.exists():
+        target.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    # mkdtemp makes a 0700 directory: nobody else can open the copy while SQLite writes it.
+    private = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    temporary = private / target.name  # VACUUM INTO refuses to write over an existing file
     try:
         _vacuum_into(source, temporary, progress)
         tables = _check(temporary)
+        temporary.chmod(PRIVATE_FILE)
         _fsync(temporary)
         if target.exists() and not force:  # created meanwhile by someone else: never overwrite
             raise BackupError(f"{target} exists; use --force to replace it")
         os.replace(temporary, target)
         with contextlib.suppress(OSError):  # some file systems cannot sync a directory
             _fsync(target.parent)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     return BackupResult(path=target, size=target.stat().st_size, tables=tables)
 
 

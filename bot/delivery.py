@@ -23,7 +23,7 @@ from aiolimiter import AsyncLimiter
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from db import outbox
+from db import crypto, outbox
 from db.engine import SessionScope
 from db.outbox import Outcome, Outgoing, Result
 from db.sqlite_loop import off_the_loop
@@ -36,7 +36,7 @@ LANES = 2  # claims are atomic, so lanes never share a row
 # longer than the HTTP timeout of either sender (bot/bulk_sender.py 10 s in all; python-telegram-bot
 # 5 s per connect, write and read).
 SEND_MARGIN = timedelta(seconds=20)
-RouteOpener = Callable[[str], int]
+RouteOpener = Callable[[str, str], int]  # (sealed route, binding) -> chat id (db/crypto.py)
 
 
 def telegram_sender(bot: Bot, *, paid: bool = False) -> SendFn:
@@ -173,10 +173,14 @@ class DeliveryEngine:
         if item.chat_id is not None:
             return item.chat_id
         if item.sealed_route and self.open_route is not None:
+            if item.reply_markup:  # a staff reply needs no buttons: one here was not put by the bot
+                logger.warning("a message with buttons for a sealed reply route was refused")
+                return None
+            binding = crypto.message_binding(item.kind, item.text, item.media_kind, item.media_file_id)
             try:
-                return self.open_route(item.sealed_route)
+                return self.open_route(item.sealed_route, binding)
             except ValueError:
-                logger.warning("a sealed reply route could not be opened (key changed?)")
+                logger.warning("a sealed reply route could not be opened (key changed, or not this message's)")
         return None
 
     def _pause(self, retry_after: timedelta | int | float) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from content.loaders import HelpService, Regions, load_help_services, load_regions
 from content.render import Renderer
+from db import grain
 from db.crypto import route_opener
 from db.engine import SessionScope, make_engine, session_factory
 from db.types import utcnow
@@ -33,7 +34,7 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     bot_username: str = "ForumAnakBot"
     delivery: DeliveryEngine | None = None
-    open_route: Callable[[str], int] | None = None  # decrypts a sealed reporter route (SPEC §4)
+    open_route: Callable[[str, str], int] | None = None  # decrypts a sealed reporter route (SPEC §4)
 
     def now(self) -> datetime:
         """Return the current UTC time from the injected clock."""
@@ -60,6 +61,7 @@ def build_services(
         globals_={"help_services": help_services, "regions": regions},
     )
     engine = engine or make_engine(settings.DATABASE_URL)
+    grain.set_zone(settings.tz)  # a stored day of a person's activity is a local day
     return Services(
         settings=settings,
         engine=engine,

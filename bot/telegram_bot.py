@@ -5,6 +5,10 @@ PTB turns it into a `Message` object: under the load benchmark that parse was ha
 CPU, about 0.6 ms an update, for an object our answers never use. `send_text` and `edit_text`
 make the same calls through PTB's own `_post` (defaults, timeouts, errors as usual) and return
 nothing. Every other call stays PTB's.
+
+`protect_content` is passed on to sendMessage (case cards and everything else staff see about a
+case: Telegram then refuses to forward or save the message). An edit keeps the protection of the
+message it edits; editMessageText has no such parameter.
 """
 
 from __future__ import annotations
@@ -18,9 +22,14 @@ from telegram.ext import ExtBot
 class ForumBot(ExtBot[None]):
     """ExtBot plus the unparsed send and edit of `handlers.common.respond`."""
 
-    async def send_text(self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None) -> None:
+    async def send_text(
+        self, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None, *, protect_content: bool = False
+    ) -> None:
         """sendMessage, in the default parse mode; Telegram's answer is not parsed."""
-        await self._post("sendMessage", self._message_data(text, reply_markup, chat_id=chat_id))
+        data = self._message_data(text, reply_markup, chat_id=chat_id)
+        if protect_content:
+            data["protect_content"] = True
+        await self._post("sendMessage", data)
 
     async def edit_text(
         self, chat_id: int, message_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None

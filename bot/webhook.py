@@ -45,6 +45,31 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "poll_answer")
 MAX_BODY = 1024 * 1024
 # How long a request in hand may take to finish once we stop listening.
 SHUTDOWN_GRACE = 10.0
+# A 503 for a connection over the cap: a proxy or Telegram then retries, nothing waits here.
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one client may hold of the server (issue 17, item 12: slow-header connections).
+
+    aiohttp has no header or body timeout of its own: a client sending a byte a minute held a
+    connection (and its memory) for an hour, and enough of them held the port. Telegram sends a
+    whole update in milliseconds and opens at most 40 connections (setWebhook's default).
+    """
+
+    header_seconds: float = 10.0  # from connecting (or the last answer) to the end of the headers
+    body_seconds: float = 10.0  # to read the whole body once the headers are in
+    max_connections: int = 100  # open connections at once; more are answered 503 and closed
+
+
+class _Busy(asyncio.Protocol):
+    """What a connection over the cap gets: 503, then closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_BUSY)
+        transport.close()
 
 
 def webhook_secret_token(secret_key: str) -> str:
@@ -63,10 +88,14 @@ def webhook_path(url: str) -> str:
 class WebhookReceiver:
     """The aiohttp handler of Telegram's POSTs: check, decode, route to the owner or enqueue."""
 
-    def __init__(self, app: BotApplication, *, secret_token: str, router: PeerRouter | None = None) -> None:
+    def __init__(
+        self, app: BotApplication, *, secret_token: str, router: PeerRouter | None = None,
+        body_seconds: float = ServerLimits.body_seconds,
+    ) -> None:
         self.app = app
         self.router = router
         self._secret = secret_token.encode()
+        self._body_seconds = body_seconds
 
     async def handle(self, request: web.Request) -> web.Response:
         """Answer 403 without the right secret, 400 for a body that is no update, else 200."""
@@ -76,7 +105,12 @@ class WebhookReceiver:
             return web.Response(status=403)
         if not self.app.running:  # shutting down: Telegram retries, maybe on another process
             return web.Response(status=503)
-        body = await request.read()
+        try:
+            async with asyncio.timeout(self._body_seconds):
+                body = await request.read()
+        except TimeoutError:
+            logger.warning("webhook request refused: the body took longer than %.0f s", self._body_seconds)
+            return web.Response(status=408, headers={"Connection": "close"})
         data = _update_object(body)
         if data is None:
             return web.Response(status=400)
@@ -106,11 +140,14 @@ def _update_object(body: bytes) -> dict[str, Any] | None:
 
 
 def webhook_app(
-    app: BotApplication, *, path: str, secret_token: str, health: HealthCheck, router: PeerRouter | None = None
+    app: BotApplication, *, path: str, secret_token: str, health: HealthCheck, router: PeerRouter | None = None,
+    limits: ServerLimits | None = None,
 ) -> web.Application:
     """The aiohttp application of webhook mode: Telegram's POSTs on `path`, and /healthz."""
+    limits = limits or ServerLimits()
     web_app = web.Application(client_max_size=MAX_BODY)
-    web_app.router.add_post(path, WebhookReceiver(app, secret_token=secret_token, router=router).handle)
+    receiver = WebhookReceiver(app, secret_token=secret_token, router=router, body_seconds=limits.body_seconds)
+    web_app.router.add_post(path, receiver.handle)
     web_app.router.add_get(HEALTH_PATH, health_handler(health))
     return web_app
 
@@ -144,8 +181,11 @@ class BotServer:
         port: int | None = None,
         webhook: Webhook | None = None,
         health: HealthCheck | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.app = app
+        self.limits = limits or ServerLimits()
+        self._listener: asyncio.Server | None = None
         self.listen = listen
         self.port = port
         self.webhook = webhook
@@ -170,7 +210,8 @@ class BotServer:
                     peers=self.webhook.peers, self_url=self.webhook.self_url, path=path, headers={SECRET_HEADER: secret}
                 )
             await self._listen(
-                webhook_app(app, path=path, secret_token=secret, health=self.health, router=self.router)
+                webhook_app(app, path=path, secret_token=secret, health=self.health, router=self.router,
+                            limits=self.limits)
             )
             await app.bot.set_webhook(
                 url=self.webhook.url,
@@ -192,12 +233,29 @@ class BotServer:
         logger.info("polling mode")
 
     async def _listen(self, web_app: web.Application) -> None:
-        runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
+        # aiohttp closes a connection that has not sent a whole request within keepalive_timeout
+        # of connecting or of its last answer: that is the header timeout. The body's is in
+        # WebhookReceiver, the connection cap in the protocol factory below (aiohttp has none).
+        # A body cut off is not drained for longer than a body may take (lingering_time).
+        runner = web.AppRunner(
+            web_app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE, keepalive_timeout=self.limits.header_seconds,
+            lingering_time=self.limits.body_seconds,
+        )
         await runner.setup()
         self._runner = runner
-        site = web.TCPSite(runner, self.listen, self.port or 0)
-        await site.start()
-        self.port = int(runner.addresses[0][1])
+        server = runner.server
+        assert server is not None
+        cap = self.limits.max_connections
+
+        def connection() -> asyncio.Protocol:
+            if len(server.connections) >= cap:
+                logger.warning("connection refused: %d open already", cap)
+                return _Busy()
+            return server()
+
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(connection, self.listen, self.port or 0)
+        self.port = int(self._listener.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         """Stop listening, finish in-flight updates and the delivery batch in hand, close."""
@@ -206,6 +264,9 @@ class BotServer:
         self._stopped = True
         app = self.app
         logger.info("stopping: finishing in-flight updates and deliveries")
+        if self._listener is not None:  # no new connections; the ones in hand finish below
+            self._listener.close()
+            self._listener = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

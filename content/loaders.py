@@ -37,7 +37,10 @@ class Regions:
 
 @dataclass(frozen=True)
 class HelpService:
-    """A hotline or service, with the date its number was last verified."""
+    """A hotline or service, with the date and source of its last check (shown on every line).
+
+    `cite` is the short source name a child sees ("kemkes.go.id"); `source` is the full reference.
+    """
 
     key: str
     name: dict[str, str]
@@ -48,6 +51,7 @@ class HelpService:
     source: str
     verified: date
     emergency: bool
+    cite: str = ""
 
 
 def read_yaml(path: Path) -> Any:
@@ -99,6 +103,12 @@ def load_help_services(path: Path | None = None) -> tuple[HelpService, ...]:
         where = f"{path.name}: service {item.get('key', index) if isinstance(item, dict) else index}"
         if not isinstance(item, dict):
             raise ContentError(f"{where}: expected a mapping")
+        for field in ("verified", "source", "cite"):
+            if not str(item.get(field) or "").strip():
+                raise ContentError(
+                    f"{where}: no {field!r}: every help line must show the date it was checked"
+                    " and the source (full 'source' and a short 'cite') it was checked against"
+                )
         try:
             verified = date.fromisoformat(str(item["verified"]))
             services.append(
@@ -112,6 +122,7 @@ def load_help_services(path: Path | None = None) -> tuple[HelpService, ...]:
                     source=str(item["source"]),
                     verified=verified,
                     emergency=bool(item.get("emergency", False)),
+                    cite=str(item["cite"]).strip(),
                 )
             )
         except KeyError as exc:

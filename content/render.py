@@ -54,7 +54,10 @@ class Renderer:
             env.globals["t"] = self._label_function(locale)
             env.globals.update(globals_ or {})
             self._envs[locale] = env
-            self._strings[locale] = self._load_strings(env, templates_dir / locale)
+            # Short strings are plain text (button labels, command descriptions, and values put into
+            # a message template, which escapes them once): escaping them here as well showed
+            # "Tom &amp; Jerry" on a button (issue 17, item 12).
+            self._strings[locale] = self._load_strings(env.overlay(autoescape=False), templates_dir / locale)
 
     @staticmethod
     def _load_strings(env: jinja2.Environment, root: Path) -> dict[str, jinja2.Template | str]:

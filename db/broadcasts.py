@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import scopes
 from db.errors import InvalidChoice, NotAllowed
 from db.models import (
     Broadcast,
@@ -33,6 +34,16 @@ if TYPE_CHECKING:
 KIND = "broadcast"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULES = ("now", "once", "weekly")
+
+
+class Status:
+    """A broadcast's states, in one place (the column is a short string)."""
+
+    SCHEDULED = "scheduled"
+    WAITING = "waiting"  # a facilitator's broadcast waiting for a staff member's approval
+    REJECTED = "rejected"  # staff said no: never sent
+    DONE = "done"
+    CANCELLED = "cancelled"  # by its author or staff, or because its author's scope no longer covers it
 
 
 @dataclass(frozen=True)
@@ -139,8 +150,9 @@ async def create(
     weekly_time: str | None = None,
     media_kind: str | None = None,
     media_file_id: str | None = None,
+    waiting: bool = False,
 ) -> Broadcast:
-    """Save a broadcast with its first occurrence; the scheduler job fires it."""
+    """Save a broadcast with its first occurrence; the scheduler job fires it (once approved if `waiting`)."""
     if schedule not in SCHEDULES or not text.strip() and not media_file_id:
         raise InvalidChoice()
     if schedule == "now":
@@ -156,7 +168,7 @@ async def create(
     broadcast = Broadcast(
         author_telegram_id=author_telegram_id, text=text, media_kind=media_kind, media_file_id=media_file_id,
         audience=audience.to_json(), schedule=schedule, weekly_day=weekly_day, weekly_time=weekly_time,
-        status="scheduled", next_run_at=first, created_at=now,
+        status=Status.WAITING if waiting else Status.SCHEDULED, next_run_at=first, created_at=now,
     )
     session.add(broadcast)
     await session.flush()
@@ -176,13 +188,19 @@ async def fire_due(
     """
     due = (
         await session.execute(
-            select(Broadcast).where(Broadcast.status == "scheduled", Broadcast.next_run_at <= now)  # type: ignore[operator]
+            select(Broadcast).where(Broadcast.status == Status.SCHEDULED, Broadcast.next_run_at <= now)  # type: ignore[operator]
         )
     ).scalars().all()
     started = []
     for broadcast in due:
         assert broadcast.id is not None and broadcast.next_run_at is not None
         occurrence = broadcast.next_run_at
+        if not await _still_in_scope(session, broadcast):
+            await session.execute(
+                update(Broadcast).where(Broadcast.id == broadcast.id, Broadcast.status == Status.SCHEDULED)  # type: ignore[arg-type]
+                .values(status=Status.CANCELLED, next_run_at=None).execution_options(synchronize_session="fetch")
+            )
+            continue
         if not await _move_on(session, broadcast, occurrence, now, tz):
             continue
         run_id = await _claim_occurrence(session, broadcast.id, occurrence, now)
@@ -193,6 +211,47 @@ async def fire_due(
     return started
 
 
+async def _still_in_scope(session: AsyncSession, broadcast: Broadcast) -> bool:
+    """Re-check an unapproved broadcast against its author's role and scope as they are now.
+
+    A facilitator whose area was taken away (or whose role was revoked) after saving a weekly or
+    later broadcast does not reach outside what they may reach today. A broadcast a staff member
+    approved keeps its approval: staff looked at that audience and that message.
+    """
+    if broadcast.approved_by is not None:
+        return True
+    author = await session.scalar(select(User).where(User.telegram_id == broadcast.author_telegram_id))
+    role = author.role if author is not None else None
+    if role in scopes.MANAGERS:
+        return True
+    scope = await scopes.scope_of(session, telegram_id=broadcast.author_telegram_id)
+    risky = scopes.has_link_or_file(broadcast.text, broadcast.media_kind)
+    return scopes.review_for(role, scope, Audience.from_json(broadcast.audience), risky=risky).verdict == scopes.Verdict.SEND
+
+
+async def decide(session: AsyncSession, *, broadcast_id: int, by: User, approve: bool) -> Broadcast | None:
+    """Approve or reject a waiting broadcast (staff or admin); None if another decision came first.
+
+    One conditional UPDATE takes the broadcast out of WAITING: of two staff pressing at once only
+    one changes a row, so an approved broadcast is scheduled, and enqueued, once.
+    """
+    if by.role not in scopes.MANAGERS:
+        raise NotAllowed()
+    values: dict[str, Any] = {"status": Status.SCHEDULED if approve else Status.REJECTED, "approved_by": by.telegram_id}
+    if not approve:
+        values["next_run_at"] = None
+    changed = await session.execute(
+        update(Broadcast).where(Broadcast.id == broadcast_id, Broadcast.status == Status.WAITING)  # type: ignore[arg-type]
+        .values(**values).execution_options(synchronize_session="fetch")
+    )
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        return None
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is not None:
+        await session.refresh(broadcast)
+    return broadcast
+
+
 async def _move_on(session: AsyncSession, broadcast: Broadcast, occurrence: datetime, now: datetime, tz: ZoneInfo) -> bool:
     """Schedule the occurrence after this one (or mark the broadcast done) if nobody changed it since it was read."""
     following = None
@@ -200,8 +259,8 @@ async def _move_on(session: AsyncSession, broadcast: Broadcast, occurrence: date
         following = next_weekly(broadcast.weekly_day, broadcast.weekly_time, tz, after=max(now, occurrence))
     moved = await session.execute(
         update(Broadcast)
-        .where(Broadcast.id == broadcast.id, Broadcast.status == "scheduled", Broadcast.next_run_at == occurrence)  # type: ignore[arg-type]
-        .values(status="scheduled" if following else "done", next_run_at=following)
+        .where(Broadcast.id == broadcast.id, Broadcast.status == Status.SCHEDULED, Broadcast.next_run_at == occurrence)  # type: ignore[arg-type]
+        .values(status=Status.SCHEDULED if following else Status.DONE, next_run_at=following)
         .execution_options(synchronize_session="fetch")
     )
     return bool(moved.rowcount)  # type: ignore[attr-defined]
@@ -249,7 +308,7 @@ async def cancel(session: AsyncSession, *, broadcast_id: int, by: User) -> None:
         raise InvalidChoice()
     if broadcast.author_telegram_id != by.telegram_id and by.role not in (Role.STAFF, Role.ADMIN):
         raise NotAllowed()
-    broadcast.status, broadcast.next_run_at = "cancelled", None
+    broadcast.status, broadcast.next_run_at = Status.CANCELLED, None
     session.add(broadcast)
     runs = (await session.execute(select(BroadcastRun.id).where(BroadcastRun.broadcast_id == broadcast_id))).scalars()
     run_ids = list(runs)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import grain
 from db.codes import code_hash, random_code
 from db.errors import LinkInvalid, NotAllowed
 from db.models import ConsentMethod, ConsentStatus, GuardianConsent, LinkStatus, Role, User
@@ -52,7 +53,7 @@ async def new_link(session: AsyncSession, *, child: User, now: datetime) -> str:
             child_id=child.id,
             token_hash=code_hash(token),
             created_at=now,
-            expires_at=now + LINK_TTL,
+            expires_at=grain.next_day(now + LINK_TTL),  # stored as a day: at least the full TTL
         )
     )
     await session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -43,10 +44,26 @@ def sync_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", url)
 
 
+PRIVATE_FILE = 0o600  # like .env: the database holds Telegram ids and case stories
+PRIVATE_DIR = 0o700
+
+
 def _prepare_sqlite_dir(url: str) -> None:
-    match = re.match(r"sqlite(\+\w+)?:///(.+)", url)
-    if match and match.group(2) != ":memory:":
-        Path(match.group(2)).parent.mkdir(parents=True, exist_ok=True)
+    """Make the database's directory (0700) and the file itself (0600) before SQLite does.
+
+    SQLite would create the file with the process umask, usually world-readable, and gives its
+    -wal and -shm files the database file's own mode; an existing file is left as it is.
+    """
+    match = re.match(r"sqlite(\+\w+)?:///([^?]+)", url)
+    if not match or match.group(2) in (":memory:", ""):
+        return
+    path = Path(match.group(2))
+    if not path.parent.exists():
+        path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout: int = BUSY_TIMEOUT_MS) -> None:
@@ -66,9 +83,15 @@ def _loop_side(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") and not url.query
 
 
+# A database error's message carries the statement's parameters by default: a story, a report
+# code, a Telegram id would then reach the log with its traceback. Never (SPEC §4).
+NO_PARAMETERS_IN_ERRORS = {"hide_parameters": True}
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create the async engine for a database URL, with SQLite tuned for the bot."""
     _prepare_sqlite_dir(url)
+    kwargs = NO_PARAMETERS_IN_ERRORS | kwargs
     parsed = make_url(async_url(url))
     if _loop_side(parsed):
         kwargs.setdefault("async_creator", loop_side_connector(parsed.database))
@@ -92,6 +115,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def make_sync_engine(url: str, **kwargs: Any) -> Engine:
     """Create a synchronous engine (migrations, backup, benchmarks)."""
     _prepare_sqlite_dir(url)
+    kwargs = NO_PARAMETERS_IN_ERRORS | kwargs
     engine = create_engine(sync_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -142,14 +142,21 @@ def _registered() -> ColumnElement[bool]:
 
 
 def _between(column: Any, period: Period) -> ColumnElement[bool]:
-    return and_(column >= period.utc_start, column < period.utc_end)
+    # Through the last microsecond rather than before the end: a time kept to the day or the
+    # month floors its bound values too (db/grain.py), and the end of a part of a month floored
+    # to its month would be the month's start; its last moment floors to the right one.
+    return and_(column >= period.utc_start, column <= period.utc_end - _LAST)
+
+
+_LAST = timedelta(microseconds=1)
 
 
 INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "users_registered",
         "Accounts created in the period that completed registration (children only with a "
-        "guardian's consent).",
+        "guardian's consent). The bot keeps only the month an account was made, so a period that "
+        "cuts a month counts that whole month's newcomers.",
         "Kelembagaan / I Hak Sipil dan Kebebasan (indicator 6, participation)",
         "participation",
         lambda: func.count(User.id),
@@ -158,8 +165,8 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
     Indicator(
         "users_active",
-        "Registered users whose last activity falls in the period (the bot keeps only the last "
-        "activity, rounded to the hour, so earlier months are counted by later activity).",
+        "Registered users whose last activity falls in the period (the bot keeps only the day of "
+        "the last activity, so earlier months are counted by later activity).",
         "Kelembagaan (indicator 6, participation)",
         "participation",
         lambda: func.count(User.id),
@@ -440,8 +447,10 @@ async def _response_medians(session: AsyncSession, period: Period, months: Seque
     A median is not a sum of parts, so it is taken over the per-report durations of each cell;
     reports are few (hundreds a year), and only their durations and places are read.
     """
-    statement = select(Report.created_at, Report.first_response_at, Report.kecamatan, Report.category).where(
-        Report.first_response_at.is_not(None), _between(Report.created_at, period)  # type: ignore[union-attr]
+    # The duration is stored, not its ends: the arrival's precise time is erased once staff act
+    # (db/grain.py). Reports fall into months by their arrival hour.
+    statement = select(Report.created_at, Report.first_response_seconds, Report.kecamatan, Report.category).where(
+        Report.first_response_seconds.is_not(None), _between(Report.created_at, period)  # type: ignore[union-attr]
     )
     records = (await session.execute(statement)).all()
     rows: list[Row] = []
@@ -450,7 +459,7 @@ async def _response_medians(session: AsyncSession, period: Period, months: Seque
         inside = [r for r in records if start <= r.created_at < end]
         groups: dict[tuple[str, str], list[float]] = {(ALL, ALL): []}
         for record in inside:
-            hours = (record.first_response_at - record.created_at).total_seconds() / 3600
+            hours = record.first_response_seconds / 3600
             for key in ((ALL, ALL), (record.kecamatan or "-", ALL), (ALL, record.category)):
                 groups.setdefault(key, []).append(hours)
         for (kecamatan, category), values in sorted(groups.items()):

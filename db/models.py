@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
+from db.grain import PersonDay, PersonMonth, ReportHour
 from db.types import UTCDateTime
 
 
@@ -50,6 +60,21 @@ def _dt(nullable: bool = True) -> Column:  # type: ignore[type-arg]
     return Column(UTCDateTime(), nullable=nullable)
 
 
+def _day(nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    """A time about a person, kept to the local day (db/grain.py)."""
+    return Column(PersonDay(), nullable=nullable)
+
+
+def _month(nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    """When a person joined, kept to the local month (db/grain.py)."""
+    return Column(PersonMonth(), nullable=nullable)
+
+
+def _hour(nullable: bool = True) -> Column:  # type: ignore[type-arg]
+    """A time on the report side that the reporter's action sets, kept to the hour (db/grain.py)."""
+    return Column(ReportHour(), nullable=nullable)
+
+
 class User(SQLModel, table=True):
     """One Telegram user; a pending child's row holds only id, language, role and state."""
 
@@ -63,16 +88,17 @@ class User(SQLModel, table=True):
     kecamatan: str | None = Field(default=None, max_length=40)
     kelurahan: str | None = Field(default=None, max_length=40)
     gender: str | None = Field(default=None, max_length=12)
-    privacy_accepted_at: datetime | None = Field(default=None, sa_column=_dt())
+    privacy_accepted_at: datetime | None = Field(default=None, sa_column=_month())
     consent_status: str | None = Field(default=None, max_length=16)
     consent_method: str | None = Field(default=None, max_length=24)
-    consent_at: datetime | None = Field(default=None, sa_column=_dt())
+    consent_at: datetime | None = Field(default=None, sa_column=_month())
     subscribed: bool = Field(default=True)
-    created_at: datetime = Field(sa_column=_dt(nullable=False))
-    last_seen_at: datetime = Field(sa_column=_dt(nullable=False))
+    # Joining is kept to the month, activity to the day (db/grain.py): neither lines up with a report.
+    created_at: datetime = Field(sa_column=_month(nullable=False))
+    last_seen_at: datetime = Field(sa_column=_day(nullable=False))
     # When the "use the bot or your account is erased" notice was queued; a notice older than
     # `last_seen_at` belongs to an inactivity the user has since ended (db/retention.py).
-    erasure_notice_at: datetime | None = Field(default=None, sa_column=_dt())
+    erasure_notice_at: datetime | None = Field(default=None, sa_column=_day())
 
 
 class GuardianConsent(SQLModel, table=True):
@@ -88,9 +114,11 @@ class GuardianConsent(SQLModel, table=True):
     status: str = Field(default=LinkStatus.PENDING, max_length=16)
     method: str | None = Field(default=None, max_length=24)
     decided_by_telegram_id: int | None = Field(default=None, sa_column=Column(BigInteger))
-    created_at: datetime = Field(sa_column=_dt(nullable=False))
-    expires_at: datetime = Field(sa_column=_dt(nullable=False))
-    decided_at: datetime | None = Field(default=None, sa_column=_dt())
+    # When a child asked and a guardian answered is part of joining: months; the expiry a day
+    # (db/grain.py).
+    created_at: datetime = Field(sa_column=_month(nullable=False))
+    expires_at: datetime = Field(sa_column=_day(nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=_month())
 
 
 class Invite(SQLModel, table=True):
@@ -174,9 +202,25 @@ class Broadcast(SQLModel, table=True):
     schedule: str = Field(max_length=12)  # now | once | weekly
     weekly_day: str | None = Field(default=None, max_length=3)  # mon … sun
     weekly_time: str | None = Field(default=None, max_length=5)  # HH:MM in the bot's time zone
-    status: str = Field(default="scheduled", max_length=12)  # scheduled | done | cancelled
+    status: str = Field(default="scheduled", max_length=12)  # db/broadcasts.Status
     next_run_at: datetime | None = Field(default=None, sa_column=_dt())
     created_at: datetime = Field(sa_column=_dt(nullable=False))
+    # Staff who let a facilitator's wide or link-carrying broadcast out (db/scopes.py).
+    approved_by: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class FacilitatorScope(SQLModel, table=True):
+    """One area (kecamatan or kelurahan) or event a facilitator may broadcast to (db/scopes.py)."""
+
+    __tablename__ = "facilitator_scopes"
+    __table_args__ = (UniqueConstraint("facilitator_telegram_id", "kind", "value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    facilitator_telegram_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    kind: str = Field(max_length=8)  # area | event
+    value: str = Field(max_length=120)  # a kecamatan or kelurahan name, or an event id
+    assigned_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    assigned_on: date = Field(sa_column=Column(Date, nullable=False))  # a day, never finer
 
 
 class BroadcastRun(SQLModel, table=True):
@@ -254,10 +298,11 @@ class EventSignup(SQLModel, table=True):
     )
     status: str = Field(max_length=12)
     position: int  # order of sign-up; the waitlist is served lowest first
-    created_at: datetime = Field(sa_column=_dt(nullable=False))
-    confirmed_at: datetime | None = Field(default=None, sa_column=_dt())
-    cancelled_at: datetime | None = Field(default=None, sa_column=_dt())
-    attended_at: datetime | None = Field(default=None, sa_column=_dt())
+    # Days (db/grain.py); the order of sign-ups is `position`, not the time.
+    created_at: datetime = Field(sa_column=_day(nullable=False))
+    confirmed_at: datetime | None = Field(default=None, sa_column=_day())
+    cancelled_at: datetime | None = Field(default=None, sa_column=_day())
+    attended_at: datetime | None = Field(default=None, sa_column=_day())
     # The start time each reminder was queued for: claimed with a conditional UPDATE, so a
     # reminder goes out once per start time (again only if the event is moved).
     reminded_24h_for: datetime | None = Field(default=None, sa_column=_dt())
@@ -294,8 +339,8 @@ class QuizAttempt(SQLModel, table=True):
     total: int
     score: int = Field(default=0)  # correct answers, written when the quiz is completed
     status: str = Field(default=QuizStatus.ACTIVE, max_length=12)
-    started_at: datetime = Field(sa_column=_dt(nullable=False))
-    completed_at: datetime | None = Field(default=None, sa_column=_dt())
+    started_at: datetime = Field(sa_column=_day(nullable=False))  # days (db/grain.py)
+    completed_at: datetime | None = Field(default=None, sa_column=_day())
 
 
 class QuizAnswer(SQLModel, table=True):
@@ -314,7 +359,7 @@ class QuizAnswer(SQLModel, table=True):
     question_id: str = Field(max_length=24)
     option: int
     correct: bool
-    answered_at: datetime = Field(sa_column=_dt(nullable=False))
+    answered_at: datetime = Field(sa_column=_day(nullable=False))
 
 
 class ReportStatus(enum.StrEnum):
@@ -352,9 +397,14 @@ class Report(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=12)
     referred_to: str | None = Field(default=None, max_length=12)
     assigned_to: int | None = Field(default=None, sa_column=Column(BigInteger))  # a staff member's Telegram id
-    created_at: datetime = Field(sa_column=_dt(nullable=False))
-    acknowledged_at: datetime | None = Field(default=None, sa_column=_dt())
-    first_response_at: datetime | None = Field(default=None, sa_column=_dt())
+    # Hours, never finer (db/grain.py): the arrival must not line up with anyone's activity.
+    created_at: datetime = Field(sa_column=_hour(nullable=False))
+    # Staff's SLA clock: the precise arrival, kept only until staff first act on the case, when
+    # it becomes `first_response_seconds` and is erased (db/reports.py).
+    received_at: datetime | None = Field(default=None, sa_column=_dt())
+    first_response_seconds: int | None = Field(default=None)
+    acknowledged_at: datetime | None = Field(default=None, sa_column=_hour())
+    first_response_at: datetime | None = Field(default=None, sa_column=_hour())
     closed_at: datetime | None = Field(default=None, sa_column=_dt())
     last_alerted_at: datetime | None = Field(default=None, sa_column=_dt())
     # Set when retention stripped the case of its text, evidence and messages (db/retention.py).

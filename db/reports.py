@@ -9,14 +9,14 @@ memory under keyed HMACs (`HourlyLimit`), so nothing on disk ties a person to a 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import audit, limits
+from db import audit, grain, limits
 from db.codes import random_code
 from db.crypto import keyed_digest
 from db.errors import DomainError, InvalidChoice
@@ -34,6 +34,10 @@ CATEGORIES: dict[str, str] = {
     "smoke_free": "lainnya",
     "other": "lainnya",
 }
+# Categories whose evidence could be a sexual image of a child: no photo step, no photos kept
+# (content-review.md, NCMEC sextortion guidance). Staff hear it in words; a screenshot of a threat
+# is worth keeping, but on the child's phone, not here.
+NO_PHOTO_CATEGORIES = frozenset({"sexual", "exploitation"})
 # Place type -> SIMFONI-PPA place.
 PLACES: dict[str, str] = {
     "school": "sekolah",
@@ -52,6 +56,7 @@ MESSAGE_MAX = limits.REPORT_MESSAGE_MAX
 EVIDENCE_MAX = limits.REPORT_EVIDENCE_MAX
 STATUS_DAYS_AFTER_CLOSE = 30  # a closed report's code stops working after this
 VIEW = "report.view"  # the audit action of opening a case card
+EVIDENCE_VIEW = "report.evidence_view"  # the audit action of opening a case's evidence photos
 REALERT_AFTER = timedelta(minutes=15)
 REALERT_EVERY = timedelta(minutes=10)
 
@@ -115,6 +120,11 @@ class CaseDetail:
     views: list[AuditEntry] = field(default_factory=list)  # each opening of the card, oldest first
 
 
+def takes_photos(category: str) -> bool:
+    """Tell whether a report of this category may carry evidence photos."""
+    return category not in NO_PHOTO_CATEGORIES
+
+
 def simfoni_type(category: str) -> str:
     """Return the SIMFONI-PPA violence type of a category."""
     return CATEGORIES.get(category, "lainnya")
@@ -147,6 +157,8 @@ def _validate(draft: ReportDraft, regions: dict[str, tuple[str, ...]]) -> None:
         raise ReportInvalid()
     if len(draft.evidence) > EVIDENCE_MAX or draft.language not in ("id", "en"):
         raise ReportInvalid()
+    if draft.evidence and not takes_photos(draft.category):
+        raise ReportInvalid()
 
 
 async def submit_report(
@@ -154,10 +166,14 @@ async def submit_report(
     *,
     draft: ReportDraft,
     regions: dict[str, tuple[str, ...]],
-    reply_route: str | None,
+    reply_route: Callable[[int], str] | None,
     now: datetime,
 ) -> Report:
-    """Store a report with a fresh reference code; `reply_route` is already sealed (or None)."""
+    """Store a report with a fresh reference code.
+
+    `reply_route` seals the reporter's chat for the new report's id (db/crypto.route_sealer), so
+    the route opens for this report only; this module never sees the chat.
+    """
     _validate(draft, regions)
     while True:  # 32^8 codes: a collision is rare, but a second try costs nothing
         code = random_code()
@@ -167,11 +183,14 @@ async def submit_report(
         code=code, category=draft.category, reporter_kind=draft.reporter_kind, urgent=draft.urgent,
         kecamatan=draft.kecamatan, kelurahan=draft.kelurahan, place=draft.place, happened=draft.happened,
         description=draft.description.strip(), language=draft.language, follow_up=reply_route is not None,
-        reply_route=reply_route, status=ReportStatus.NEW, created_at=now, last_alerted_at=now,
+        status=ReportStatus.NEW, created_at=grain.hour(now), received_at=now,
+        last_alerted_at=now,
     )
     session.add(report)
     await session.flush()
     assert report.id is not None
+    if reply_route is not None:  # sealed now that the id it is bound to exists, same transaction
+        report.reply_route = reply_route(report.id)
     for file_id in draft.evidence:
         session.add(ReportEvidence(report_id=report.id, file_id=file_id[:200], kind="photo"))
     await session.flush()
@@ -209,7 +228,8 @@ async def add_reporter_message(session: AsyncSession, *, code: str, text: str, n
     if not text.strip() or limits.length(text) > MESSAGE_MAX:
         raise ReportInvalid()
     assert report.id is not None
-    session.add(ReportMessage(report_id=report.id, kind="reporter", text=text.strip(), created_at=now))
+    # The hour only: the reporter's answer is their activity (db/grain.py).
+    session.add(ReportMessage(report_id=report.id, kind="reporter", text=text.strip(), created_at=grain.hour(now)))
     await session.flush()
     return report
 
@@ -222,6 +242,22 @@ async def _messages(session: AsyncSession, report: Report) -> list[ReportMessage
 async def record_view(session: AsyncSession, *, report_id: int, staff_id: int, now: datetime) -> None:
     """Write to the audit log that a staff member opened a case card (reading is access too)."""
     await audit.record(session, actor_telegram_id=staff_id, action=VIEW, now=now, subject=_subject(report_id))
+
+
+async def open_evidence(session: AsyncSession, *, report_id: int, staff_id: int, now: datetime) -> list[str]:
+    """Return a case's evidence photos (file ids) for a staff member and audit the opening.
+
+    Nothing is written when the case does not exist (ReportUnknown) or has no photos (empty list).
+    """
+    if await session.get(Report, report_id) is None:
+        raise ReportUnknown()
+    files = list((await session.scalars(
+        select(ReportEvidence.file_id).where(ReportEvidence.report_id == report_id).order_by(ReportEvidence.id)
+    )).all())
+    if files:
+        await audit.record(session, actor_telegram_id=staff_id, action=EVIDENCE_VIEW, now=now,
+                           subject=_subject(report_id))
+    return files
 
 
 async def get_case(session: AsyncSession, *, report_id: int) -> CaseDetail:
@@ -278,10 +314,15 @@ async def _staff_action(
     if report.status == ReportStatus.CLOSED:
         raise ReportClosed()
     if report.first_response_at is None:
-        report.first_response_at = now
+        # The SLA clock stops: its precise start becomes a duration and is erased, so no exact
+        # arrival time stays in the database once staff have acted (db/grain.py).
+        start = report.received_at or report.created_at
+        report.first_response_seconds = max(0, int((now - start).total_seconds()))
+        report.first_response_at = grain.hour(now)
+        report.received_at = report.last_alerted_at = None
     if report.status == ReportStatus.NEW:
         report.status = ReportStatus.OPEN
-        report.acknowledged_at = now
+        report.acknowledged_at = grain.hour(now)
     await audit.record(session, actor_telegram_id=staff_id, action=f"report.{action}", now=now,
                        subject=_subject(report.id), detail=detail)
     return report
@@ -351,7 +392,7 @@ async def claim_realerts(
     query = select(Report).where(
         Report.urgent.is_(True),  # type: ignore[attr-defined]
         Report.status == ReportStatus.NEW,
-        Report.created_at <= now - after,
+        Report.received_at <= now - after,  # type: ignore[operator]
         or_(Report.last_alerted_at.is_(None), Report.last_alerted_at <= now - every),  # type: ignore[union-attr]
     )
     claimed = []

@@ -72,13 +72,15 @@ def _erasable() -> ColumnElement[bool]:
     return or_(User.role.is_(None), User.role.in_(ERASABLE_ROLES))  # type: ignore[union-attr]
 
 
+# Both times are days (db/grain.py). A notice goes only to someone idle for months, so activity
+# on the notice's own day came after it: a last activity on or after that day cancels it.
 def _notice_current() -> ColumnElement[bool]:
     """The notice was given after the last activity, so it still stands."""
-    return and_(User.erasure_notice_at.is_not(None), User.erasure_notice_at >= User.last_seen_at)  # type: ignore[union-attr,operator]
+    return and_(User.erasure_notice_at.is_not(None), User.erasure_notice_at > User.last_seen_at)  # type: ignore[union-attr,operator]
 
 
 def _needs_notice() -> ColumnElement[bool]:
-    return or_(User.erasure_notice_at.is_(None), User.erasure_notice_at < User.last_seen_at)  # type: ignore[union-attr,operator]
+    return or_(User.erasure_notice_at.is_(None), User.erasure_notice_at <= User.last_seen_at)  # type: ignore[union-attr,operator]
 
 
 async def claim_notices(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import grain
 from db.errors import InvalidChoice
 from db.models import ConsentMethod, ConsentStatus, Role, User
 
@@ -17,7 +18,6 @@ CHILD_AGE_BANDS = ("u10", "10_12", "13_15", "16_17")
 AGE_BANDS = (*CHILD_AGE_BANDS, "adult")
 GENDERS = ("female", "male", "unspecified")
 SELF_ROLES = (Role.CHILD, Role.PARENT)
-LAST_SEEN_RESOLUTION = timedelta(hours=1)
 
 
 class Step(enum.StrEnum):
@@ -89,7 +89,9 @@ async def start_account(
         raise InvalidChoice()
     user = await get_user(session, telegram_id=telegram_id)
     if user is None:
-        user = User(telegram_id=telegram_id, language=language, created_at=now, last_seen_at=now)
+        # What the columns store anyway (db/grain.py); the object in hand agrees.
+        user = User(telegram_id=telegram_id, language=language, created_at=grain.month(now),
+                    last_seen_at=grain.day(now))
         session.add(user)
     else:
         user.language = language
@@ -99,7 +101,7 @@ async def start_account(
 
 async def accept_privacy(session: AsyncSession, *, user: User, now: datetime) -> None:
     """Record that the user read and accepted the privacy notice."""
-    user.privacy_accepted_at = now
+    user.privacy_accepted_at = grain.month(now)
     session.add(user)
     await session.flush()
 
@@ -114,7 +116,7 @@ async def choose_role(session: AsyncSession, *, user: User, role: str, now: date
     else:
         user.consent_status = ConsentStatus.NOT_REQUIRED
         user.consent_method = ConsentMethod.SELF
-        user.consent_at = now
+        user.consent_at = grain.month(now)
         user.age_band = "adult"
     session.add(user)
     await session.flush()
@@ -124,7 +126,7 @@ async def record_consent(session: AsyncSession, *, child: User, method: str, now
     """Mark a child's account as consented by a guardian or a facilitator's paper letter."""
     child.consent_status = ConsentStatus.GIVEN
     child.consent_method = method
-    child.consent_at = now
+    child.consent_at = grain.month(now)
     session.add(child)
     await session.flush()
 
@@ -230,13 +232,17 @@ async def ensure_admins(
 
 
 def touch_due(user: User, now: datetime) -> bool:
-    """Tell whether `touch` would write: activity is recorded at most once an hour."""
-    return now - user.last_seen_at >= LAST_SEEN_RESOLUTION
+    """Tell whether `touch` would write: activity is recorded as a day, so once a day at most."""
+    return grain.day(now) > user.last_seen_at
 
 
 async def touch(session: AsyncSession, *, user: User, now: datetime) -> None:
-    """Record activity, at most once an hour so that busy users cost no write per update."""
+    """Record the day of the user's activity (db/grain.py), written at most once a day.
+
+    The caller never touches for an update of the report or /status flows (handlers.load_user):
+    a report action writes nothing about the person.
+    """
     if touch_due(user, now):
-        user.last_seen_at = now
+        user.last_seen_at = grain.day(now)
         session.add(user)
         await session.flush()

@@ -27,6 +27,7 @@ from handlers import (
     case_notes,
     cases,
     consent,
+    conversations,
     crisis,
     errors,
     event_admin,
@@ -36,12 +37,14 @@ from handlers import (
     menu,
     onboarding,
     privacy,
+    private_only,
     quiz_stats,
     quizzes,
     report_flow,
     report_status,
     retention,
     roles,
+    scopes,
 )
 from handlers.callbacks import pattern
 from handlers.commands import COMMANDS, Audience
@@ -72,10 +75,12 @@ COMMAND_CALLBACKS: dict[str, HandlerFn] = {
     "attendees": event_admin.attendees_command,
     "quiz": quizzes.quiz_command,
     "quizstats": quiz_stats.quiz_stats_command,
-    # Private /lapor is taken by the report conversation first; what reaches here is a group.
-    "report": report_flow.report_in_private_only,
+    # Taken by the report conversation first (like /acara_baru by the event form); a group's
+    # /lapor is answered by handlers/private_only.py before any feature.
+    "report": report_flow.start_report,
     "status": report_status.status_command,
     "cases": cases.cases_command,
+    "scope": scopes.scope_command,
 }
 
 GUARDS = {Audience.FACILITATOR: FACILITATOR_ROLES, Audience.STAFF: STAFF_ROLES, Audience.ADMIN: ADMIN_ROLES}
@@ -103,6 +108,7 @@ BUTTONS: dict[str, HandlerFn] = {
     "lang": basics.on_language_button,
     "pv": privacy.on_button,
     "bcl": only_for(FACILITATOR_ROLES, broadcasts.on_button),
+    "bca": only_for(STAFF_ROLES, broadcasts.on_approval),
     "ex": only_for(STAFF_ROLES, indicators.on_button),
     "ev": events.on_button,
     "eva": only_for(FACILITATOR_ROLES, event_admin.on_button),
@@ -123,6 +129,9 @@ JOBS: list[JobSpec] = [
 ]
 
 
+REPORT_SIDE_KEY = "report_side_handlers"
+
+
 async def load_user(update: Update, context: BotContext) -> None:
     """Load the sender's account once per update, before any feature handler runs."""
     sender = update.effective_user
@@ -131,10 +140,18 @@ async def load_user(update: Update, context: BotContext) -> None:
     context.telegram_language = sender.language_code
     async with context.db(commit=False) as session:
         context.user = await users.get_user(session, telegram_id=sender.id)
+    await conversations.end_left(update, context)  # another command or button ends a free-text step
     now = context.now()
-    if context.user is not None and users.touch_due(context.user, now):  # at most hourly: a write
-        async with context.db() as session:
-            await users.touch(session, user=context.user, now=now)
+    if context.user is None or not users.touch_due(context.user, now):  # at most daily: a write
+        return
+    # A report action writes nothing about the person (ARCHITECTURE §6): the day of an update
+    # that the report or /status flows take is not recorded, so last_seen_at never says "was
+    # here when that report came in".
+    reporting = context.application.bot_data.get(REPORT_SIDE_KEY, ())
+    if any(handler.check_update(update) for handler in reporting):
+        return
+    async with context.db() as session:
+        await users.touch(session, user=context.user, now=now)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -142,7 +159,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.bot_data[menu.ROUTES_KEY] = Routes(
         items={item.key: item for item in MENU_ITEMS},
         deep_links={"ev_": events.open_from_link, "kuis": quizzes.quiz_command,
-                    "lapor": report_flow.start_report},
+                    "lapor": report_flow.start_report, cases.LINK_PREFIX: cases.open_from_link},
     )
     # A broken quiz bank stops start-up with a message naming the file, question and problem.
     app.bot_data[quizzes.BANK_KEY] = load_quiz_bank()
@@ -151,6 +168,9 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     app.add_handler(flood.handler(crisis.help_filter(words)), group=flood.GROUP)  # drops floods
     app.add_handler(crisis.handler(words), group=crisis.GROUP)  # sees every private text, stops none
     app.add_handler(TypeHandler(Update, load_user), group=-1)
+    # Nothing private in a group: a group's entry to a private-only feature gets a link and stops
+    # here. The first handler of the features' group, so no feature or conversation sees it.
+    app.add_handler(private_only.handler(), group=private_only.GROUP)
     # Conversations first: while one is active, its handlers see the user's messages. They are
     # keyed per user and chat on purpose (buttons are re-checked on every press), so PTB's
     # per_message advice does not apply.
@@ -158,9 +178,17 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
         app.add_handler(broadcast_composer.conversation())
         app.add_handler(event_admin.conversation())
-        app.add_handler(case_notes.conversation())
-        app.add_handler(report_status.conversation())
-        app.add_handler(report_flow.conversation())
+        staff_writing = case_notes.conversation()
+        app.add_handler(staff_writing)
+        reporting = (report_status.conversation(), report_flow.conversation())
+        for conversation in reporting:
+            app.add_handler(conversation)
+    app.bot_data[conversations.LEAVABLE_KEY] = (staff_writing, reporting[0])
+    # What `load_user` asks before recording activity: these conversations (their own state
+    # decides) and the report commands anywhere.
+    report_commands = [name for command in COMMANDS if command.key in ("report", "status")
+                       for name in (command.id_name, command.en_name)]
+    app.bot_data[REPORT_SIDE_KEY] = (*reporting, CommandHandler(sorted(set(report_commands)), load_user))
 
     for command in COMMANDS:
         callback = COMMAND_CALLBACKS[command.key]

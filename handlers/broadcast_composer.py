@@ -1,6 +1,8 @@
 """`/siaran` → New: message, audience (with its size), time, preview exactly as sent, confirm.
 
 The draft lives in the conversation only; nothing is stored until the author confirms.
+A facilitator is offered only their own areas and events; what needs staff approval, or lies
+outside their scope, is decided in db/scopes.py when they confirm, and the composer says why.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import broadcasts, events, limits
+from db import broadcasts, limits, scopes
 from db.broadcasts import WEEKDAYS, Audience
 from db.errors import DomainError
+from db.models import Role
 from db.sqlite_loop import in_background
 from db.users import CHILD_AGE_BANDS
+from handlers.broadcasts import approval_rows
 from handlers.callbacks import decode, encode
 from handlers.common import (
     FACILITATOR_ROLES,
@@ -64,8 +68,21 @@ def _draft(context: BotContext) -> Draft:
     return draft
 
 
+async def _scope(context: BotContext) -> scopes.Scope | None:
+    """The author's scope, or None for staff and admins (who may reach everyone)."""
+    assert context.user is not None
+    if context.user.role != Role.FACILITATOR:
+        return None
+    async with context.db() as session:
+        return await scopes.scope_of(session, telegram_id=context.user.telegram_id)
+
+
 async def start(update: Update, context: BotContext) -> int:
-    """Ask for the message."""
+    """Ask for the message (a facilitator with no area or event yet is told to ask staff)."""
+    scope = await _scope(context)
+    if scope is not None and scope.empty:
+        await respond(update, context, context.render("broadcasts/no_scope"))
+        return ConversationHandler.END
     if context.user_data is not None:
         context.user_data[DRAFT_KEY] = Draft()
     rows = [[(context.text("btn.cancel"), encode("bc", "cancel"))]]
@@ -133,9 +150,12 @@ async def on_audience(update: Update, context: BotContext) -> int:
     draft = _draft(context)
     regions = context.services.regions
     kecamatan = list(regions.kecamatan)
+    scope = await _scope(context)
     t = context.text
     if press.action == "kec" and not press.args:
-        buttons = [(name, encode("bc", "kec", i)) for i, name in enumerate(kecamatan)]
+        offered = [(i, name) for i, name in enumerate(kecamatan) if scope is None or name in scope.areas
+                   or scope.areas & set(regions.kelurahan_of(name))]
+        buttons = [(name, encode("bc", "kec", i)) for i, name in offered]
         await respond(update, context, context.render("broadcasts/pick_kecamatan"), keyboard(in_rows(buttons, 2)))
         return AUDIENCE
     if press.action == "kec":
@@ -143,10 +163,14 @@ async def on_audience(update: Update, context: BotContext) -> int:
         if name is None:
             await refuse(update, context, "stale_button")
             return AUDIENCE
+        if scope is not None and name not in scope.areas and not scope.areas & set(regions.kelurahan_of(name)):
+            await refuse(update, context, "not_allowed")  # re-checked: a forged press for another area
+            return AUDIENCE
         draft.audience = replace(draft.audience, kecamatan=name, kelurahan=None)
         names = regions.kelurahan_of(name)
-        buttons = [(t("bc.btn.whole_kecamatan"), encode("bc", "kel", "all"))]
-        buttons += [(kel, encode("bc", "kel", i)) for i, kel in enumerate(names)]
+        whole = scope is None or name in scope.areas
+        buttons = [(t("bc.btn.whole_kecamatan"), encode("bc", "kel", "all"))] if whole else []
+        buttons += [(kel, encode("bc", "kel", i)) for i, kel in enumerate(names) if whole or kel in (scope.areas if scope else ())]
         await respond(update, context, context.render("broadcasts/pick_kelurahan", kecamatan=name), keyboard(in_rows(buttons, 2)))
         return AUDIENCE
     if press.action == "kel" and press.args and press.args[0] != "all":
@@ -170,7 +194,7 @@ async def on_audience(update: Update, context: BotContext) -> int:
     elif press.action == "event" and not press.args:
         assert context.user is not None
         async with context.db() as session:
-            mine = await events.managed_events(session, user=context.user, now=context.now())
+            mine = await scopes.events_for(session, user=context.user, now=context.now())
         buttons = [(f"{item.title[:40]} · {item.starts_at.astimezone(context.services.settings.tz):%d-%m}",
                     encode("bc", "event", item.id)) for item in mine]
         await respond(update, context, context.render("broadcasts/pick_event", count=len(buttons)),
@@ -179,7 +203,7 @@ async def on_audience(update: Update, context: BotContext) -> int:
     elif press.action == "event":
         assert context.user is not None
         async with context.db() as session:
-            allowed = {item.id for item in await events.managed_events(session, user=context.user, now=context.now())}
+            allowed = {item.id for item in await scopes.events_for(session, user=context.user, now=context.now())}
         if press.int_arg() in allowed:  # re-checked: only events this author manages
             draft.audience = replace(draft.audience, event_id=press.int_arg())
     elif press.action == "all":
@@ -286,13 +310,21 @@ async def confirm(update: Update, context: BotContext) -> int:
     settings = context.services.settings
     try:
         async with context.db() as session:
+            verdict = await scopes.review(session, author=context.user, audience=draft.audience, text=draft.text,
+                                          media_kind=draft.media_kind)
+            if verdict.verdict == scopes.Verdict.REFUSE:
+                await respond(update, context, context.render("broadcasts/refused", reason=verdict.reason))
+                return CONFIRM
+            waiting = verdict.verdict == scopes.Verdict.WAIT
             item = await broadcasts.create(
                 session, author_telegram_id=context.user.telegram_id, text=draft.text, audience=draft.audience,
                 schedule=draft.schedule, now=context.now(), tz=settings.tz, run_at=draft.run_at,
                 weekly_day=draft.weekly_day, weekly_time=draft.weekly_time, media_kind=draft.media_kind,
-                media_file_id=draft.media_file_id,
+                media_file_id=draft.media_file_id, waiting=waiting,
             )
-            if draft.schedule == "now":
+            if waiting:
+                await approval_rows(context.services, session, item, author=context.user, now=context.now())
+            elif draft.schedule == "now":
                 await broadcasts.fire_due(session, now=context.now(), tz=settings.tz, quiet=settings.quiet_hours)
     except DomainError as exc:
         await refuse(update, context, exc.code)
@@ -300,7 +332,8 @@ async def confirm(update: Update, context: BotContext) -> int:
     context.services.wake_delivery()
     if context.user_data is not None:
         context.user_data.pop(DRAFT_KEY, None)
-    await respond(update, context, context.render("broadcasts/saved", item=item), _back_to_list(context))
+    name = "broadcasts/waiting" if waiting else "broadcasts/saved"
+    await respond(update, context, context.render(name, item=item, reason=verdict.reason), _back_to_list(context))
     return ConversationHandler.END
 
 

@@ -9,6 +9,16 @@ from db import limits
 
 MAX_BYTES = limits.CALLBACK_DATA_MAX_BYTES  # Telegram refuses more
 _PART = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+_NUMBER = re.compile(r"[0-9]{1,12}")
+
+
+def ascii_number(text: str) -> int | None:
+    """Read a non-negative number typed or sent by a user: ASCII digits only, at most 12.
+
+    `str.isdigit` is not enough: "²" and "٣" pass it, and `int("²")` then raises, so a typed
+    capacity or a `/start ev_²` link crashed the handler (issue 17, item 12).
+    """
+    return int(text) if _NUMBER.fullmatch(text) else None
 
 
 class BadCallback(ValueError):
@@ -29,9 +39,10 @@ class Callback:
             value = self.args[index]
         except IndexError:
             raise BadCallback("missing argument") from None
-        if not value.isdigit() or len(value) > 12:
+        number = ascii_number(value)
+        if number is None:
             raise BadCallback("not a number")
-        return int(value)
+        return number
 
 
 def encode(feature: str, action: str, *args: object) -> str:

@@ -1,9 +1,10 @@
 """Staff write on a case: a message to the reporter (anonymous both ways) or an internal note.
 
-Pressed on the card in the staff group, the prompt goes to the staff member's private chat, so
-the text is typed there (group privacy mode would hide it, and others need not watch). The
-conversation is keyed by the staff member only (per_chat=False) for exactly that reason. The
-reply leaves through the outbox with the sealed route; the bot sends it, never the staff account.
+Only from the case card in the staff member's private chat: a reply or note button pressed on an
+old card in a group gets a pop-up (cases.in_private), never a prompt. The prompt and the
+confirmation name the case, so they are sent with protect_content like the card. The
+conversation is keyed by the staff member only (per_chat=False). The reply leaves through the
+outbox with the sealed route; the bot sends it, never the staff account.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.error import Forbidden
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -21,10 +21,13 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import limits, outbox, reports
+from db import crypto, limits, outbox, reports
 from db.errors import DomainError
+from db.models import Report
 from handlers.callbacks import decode
-from handlers.common import STAFF_ROLES, answer_query, has_role, only_for, refuse, respond
+from handlers.cases import in_private
+from handlers.common import STAFF_ROLES, has_role, only_for, refuse, respond
+from handlers.conversations import leave_fallbacks
 
 WRITING = 0
 PENDING_KEY = "case_write"
@@ -39,8 +42,10 @@ def _prompt(context: BotContext, code: str, note: bool, problem: str | None = No
 
 
 async def start_write(update: Update, context: BotContext) -> int:
-    """Ask for the text of a reply or a note; in the group, ask in the private chat instead."""
+    """Ask for the text of a reply or a note (private chat only)."""
     assert update.callback_query is not None and update.effective_user is not None
+    if not await in_private(update, context):
+        return ConversationHandler.END
     press = decode(update.callback_query.data)
     note = press.action == "note"
     try:
@@ -54,17 +59,7 @@ async def start_write(update: Update, context: BotContext) -> int:
         await refuse(update, context, exc.code)
         return ConversationHandler.END
     _data(context)[PENDING_KEY] = (report.id, note, report.code)
-    chat = update.effective_chat
-    if chat is not None and chat.type == "private":
-        await respond(update, context, _prompt(context, report.code, note), edit=False)
-        return WRITING
-    try:
-        await context.bot.send_message(update.effective_user.id, _prompt(context, report.code, note))
-    except Forbidden:  # the staff member never opened a private chat with the bot
-        _data(context).pop(PENDING_KEY, None)
-        await answer_query(update, context, context.text("case.open_private"), alert=True)
-        return ConversationHandler.END
-    await answer_query(update, context, context.text("case.check_private"), alert=True)
+    await respond(update, context, _prompt(context, report.code, note), edit=False, protect=True)
     return WRITING
 
 
@@ -80,7 +75,7 @@ async def got_text(update: Update, context: BotContext) -> int:
     report_id, note, code = pending
     text, now, services = message.text.strip(), context.now(), context.services
     if not text or limits.length(text) > reports.MESSAGE_MAX:
-        await respond(update, context, _prompt(context, code, note, "too_long" if text else "required"))
+        await respond(update, context, _prompt(context, code, note, "too_long" if text else "required"), protect=True)
         return WRITING
     try:
         async with context.db() as session:
@@ -90,7 +85,7 @@ async def got_text(update: Update, context: BotContext) -> int:
             if not note:
                 body = services.renderer.render(report.language, "reports/staff_message", code=report.code, text=text)
                 await outbox.enqueue(session, [outbox.new_row(
-                    kind="case_reply", text=body, now=now, sealed_route=report.reply_route,
+                    kind="case_reply", text=body, now=now, sealed_route=_route_for(context, report, body),
                     source_id=saved.id, dedupe_key=f"case_reply:{saved.id}",
                 )])
     except DomainError as exc:
@@ -99,8 +94,19 @@ async def got_text(update: Update, context: BotContext) -> int:
         return ConversationHandler.END
     _data(context).pop(PENDING_KEY, None)
     services.wake_delivery()
-    await respond(update, context, context.render("cases/written", code=report.code, note=note))
+    await respond(update, context, context.render("cases/written", code=report.code, note=note), protect=True)
     return ConversationHandler.END
+
+
+def _route_for(context: BotContext, report: Report, body: str) -> str:
+    """The reporter's route sealed again for this one message only (db/crypto.py): a copy of it
+    opens for no other text, no buttons and no other case."""
+    assert report.reply_route is not None and report.id is not None
+    try:
+        return crypto.reseal_for_message(context.services.settings.SECRET_KEY or "", report.reply_route,
+                                         report_id=report.id, kind="case_reply", text=body)
+    except ValueError:  # the key changed: the outbox cannot open it either, and staff are told
+        return report.reply_route
 
 
 async def got_other(update: Update, context: BotContext) -> int:
@@ -109,7 +115,7 @@ async def got_other(update: Update, context: BotContext) -> int:
     if pending is None:
         return ConversationHandler.END
     _report_id, note, code = pending
-    await respond(update, context, _prompt(context, code, note, "not_text"))
+    await respond(update, context, _prompt(context, code, note, "not_text"), protect=True)
     return WRITING
 
 
@@ -129,7 +135,9 @@ def conversation() -> ConversationHandler[BotContext]:
             MessageHandler(filters.ChatType.PRIVATE & ~filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
                            got_other),
         ]},
-        fallbacks=[CommandHandler(["batal", "cancel"], cancel)],
+        # Another command or button ends the writing (handlers/conversations.py).
+        fallbacks=[CommandHandler(["batal", "cancel"], cancel),
+                   *leave_fallbacks(lambda context: _data(context).pop(PENDING_KEY, None))],
         per_chat=False,
         allow_reentry=True,
         conversation_timeout=1800,

@@ -1,4 +1,12 @@
-"""Staff side of reports: case cards in STAFF_CHAT_ID, `/kasus`, case buttons, re-alert jobs.
+"""Staff side of reports: short alerts in STAFF_CHAT_ID, case cards in private, `/kasus`, case
+buttons, evidence, re-alert jobs.
+
+The staff group is shared, so it gets only a short alert: case number, urgency, category, age,
+and a link that opens the case in the staff member's private chat (`?start=case_<id>`). Never
+the story, evidence, notes, replies, history or the reporter's code. Everything else about a case
+is sent only in a private chat with a staff member, with protect_content (Telegram then lets
+nobody forward or save it), and each opening of a card or of its photos is audited. A case
+button pressed in a group (an old card) gets a pop-up, never the card.
 
 Every button press is re-checked (BUTTONS wraps `on_button` in the staff-role guard, so a
 non-staff member of the staff group is refused), and every action is audited in db/reports.py.
@@ -8,11 +16,11 @@ Messages to the staff chat leave through the outbox (bot/delivery.py).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
 from bot.services import Services
@@ -21,8 +29,10 @@ from db.errors import DomainError
 from db.models import Report, ReportStatus
 from handlers.callbacks import BadCallback, decode, encode
 from handlers.common import (
+    STAFF_ROLES,
     Button,
     answer_query,
+    has_role,
     in_rows,
     keyboard,
     newest_that_fit,
@@ -34,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 HISTORY_SHOWN = 10
 MESSAGES_SHOWN = 5
+LINK_PREFIX = "case_"  # the deep link `?start=case_<id>` (registered in handlers/__init__.py)
+_CASE_NUMBER = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²".isdigit() is True
 
 
 def card_text(
@@ -60,74 +72,151 @@ def card_text(
     return newest_that_fit(render, len(messages) + len(history))
 
 
-def case_rows(services: Services, locale: str, report: Report) -> list[list[Button]]:
-    """The action buttons of a case (only a way back to the list once it is closed)."""
-    def t(key: str) -> str:
-        return services.renderer.text(locale, key)
+def case_rows(services: Services, locale: str, report: Report, *, evidence_count: int = 0) -> list[list[Button]]:
+    """The action buttons of a case (only the photos and a way back to the list once it is closed)."""
+    def t(key: str, **values: Any) -> str:
+        return services.renderer.text(locale, key, **values)
 
     listing = [(t("case.btn.list"), encode("case", "list"))]
+    evidence = [[(t("case.btn.evidence", count=evidence_count), encode("case", "evidence", report.id))]
+                ] if evidence_count else []
     if report.status == ReportStatus.CLOSED:
-        return [listing]
+        return [*evidence, listing]
     writing = [(t("case.btn.note"), encode("case", "note", report.id))]
     if report.follow_up:
         writing.insert(0, (t("case.btn.reply"), encode("case", "reply", report.id)))
     return [
         [(t("case.btn.ack"), encode("case", "ack", report.id)), (t("case.btn.assign"), encode("case", "assign", report.id))],
+        *evidence,
         writing,
         [(t("case.btn.refer"), encode("case", "refer", report.id)), (t("case.btn.close"), encode("case", "close", report.id))],
         listing,
     ]
 
 
-def _open_button(services: Services, locale: str, report_id: int) -> dict[str, Any]:
-    return keyboard([[(services.renderer.text(locale, "case.btn.open"), encode("case", "show", report_id))]]).to_dict()
+def case_link(services: Services, report_id: int) -> str:
+    """The deep link that opens a case in the private chat with the bot."""
+    return f"https://t.me/{services.bot_username}?start={LINK_PREFIX}{report_id}"
 
 
-def alert_rows(
-    services: Services, report: Report, evidence: Sequence[str], *, now: datetime, realert: bool = False
-) -> list[dict[str, Any]]:
-    """Outbox rows for the staff chat: the case card (urgent flagged at the top) and its photos."""
+def _open_privately(services: Services, locale: str, report_id: int) -> dict[str, Any]:
+    label = services.renderer.text(locale, "case.btn.open")
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, url=case_link(services, report_id))]]).to_dict()
+
+
+def age_of(elapsed: timedelta) -> tuple[str, int]:
+    """How old a case is, as a unit and a whole number of it ("now" under two minutes)."""
+    minutes = max(int(elapsed.total_seconds() // 60), 0)
+    if minutes < 2:
+        return "now", 0
+    if minutes < 60:
+        return "minutes", minutes
+    if minutes < 48 * 60:
+        return "hours", minutes // 60
+    return "days", minutes // (24 * 60)
+
+
+def alert_rows(services: Services, report: Report, *, now: datetime, realert: bool = False) -> list[dict[str, Any]]:
+    """The outbox row of the staff group's short alert: number, urgency, category, age, a private link."""
     chat = services.settings.STAFF_CHAT_ID
     if chat is None:
         logger.warning("STAFF_CHAT_ID is not set: staff are not alerted about reports")
         return []
     assert report.id is not None
     locale = services.settings.DEFAULT_LOCALE
-    text = card_text(services, locale, report, evidence_count=len(evidence), realert=realert)
-    markup = keyboard(case_rows(services, locale, report)).to_dict()
-    rows = [outbox.new_row(kind="case_alert", text=text, now=now, chat_id=chat, reply_markup=markup,
-                           source_id=report.id, dedupe_key=f"case_alert:{report.id}:{int(now.timestamp())}")]
-    if not realert:
-        for number, file_id in enumerate(evidence, start=1):
-            caption = services.renderer.render(locale, "cases/evidence_caption", code=report.code, number=number)
-            rows.append(outbox.new_row(kind="case_evidence", text=caption, now=now, chat_id=chat,
-                                       media_kind="photo", media_file_id=file_id, source_id=report.id,
-                                       dedupe_key=f"case_evidence:{report.id}:{number}"))
-    return rows
+    unit, age = age_of(now - (report.received_at or report.created_at))  # created_at holds the hour only
+    text = services.renderer.render(locale, "cases/alert", report=report, unit=unit, age=age, realert=realert)
+    return [outbox.new_row(kind="case_alert", text=text, now=now, chat_id=chat, source_id=report.id,
+                           reply_markup=_open_privately(services, locale, report.id),
+                           dedupe_key=f"case_alert:{report.id}:{int(now.timestamp())}")]
 
 
-def staff_notice_row(services: Services, report: Report, name: str, *, now: datetime, dedupe: str,
-                     **values: Any) -> list[dict[str, Any]]:
-    """One outbox row for the staff chat with an "Open case" button (none without STAFF_CHAT_ID)."""
+def staff_notice_row(services: Services, report: Report, name: str, *, now: datetime, dedupe: str) -> list[dict[str, Any]]:
+    """One outbox row for the staff group naming only the case number, with a private link."""
     chat = services.settings.STAFF_CHAT_ID
     if chat is None or report.id is None:
         return []
     locale = services.settings.DEFAULT_LOCALE
-    text = services.renderer.render(locale, name, code=report.code, **values)
+    text = services.renderer.render(locale, name, number=report.id)
     return [outbox.new_row(kind="case_notice", text=text, now=now, chat_id=chat, source_id=report.id,
-                           reply_markup=_open_button(services, locale, report.id), dedupe_key=dedupe)]
+                           reply_markup=_open_privately(services, locale, report.id), dedupe_key=dedupe)]
+
+
+async def in_private(update: Update, context: BotContext) -> bool:
+    """Tell whether this is a private chat; elsewhere, say briefly that cases open only there."""
+    chat = update.effective_chat
+    if chat is not None and chat.type == "private":
+        return True
+    text = context.render("cases/private_only")
+    if update.callback_query is not None:
+        await answer_query(update, context, text, alert=True)
+    else:
+        await respond(update, context, text, edit=False)
+    return False
 
 
 async def cases_command(update: Update, context: BotContext) -> None:
     """Handle /kasus: open cases, urgent first then oldest, and the figures (not genuine apart)."""
+    if not await in_private(update, context):
+        return
     async with context.db() as session:
         items = await reports.open_cases(session)
         figures = await reports.figures(session)
     t = context.text
-    rows = [[(t("case.btn.item", mark=_mark(r), code=r.code, category=t(f"rep.cat.{r.category}")),
+    rows = [[(t("case.btn.item", mark=_mark(r), number=r.id, code=r.code, category=t(f"rep.cat.{r.category}")),
               encode("case", "show", r.id))] for r in items]
     text = context.render("cases/list", cases=items, figures=figures)
-    await respond(update, context, text, keyboard(rows) if rows else None)
+    await respond(update, context, text, keyboard(rows) if rows else None, protect=True)
+
+
+async def open_from_link(update: Update, context: BotContext) -> None:
+    """Open the case of a `?start=case_<id>` link (the staff group's alert) in the private chat."""
+    if not has_role(context, STAFF_ROLES):
+        await refuse(update, context)
+        return
+    if not await in_private(update, context):
+        return
+    number = (context.args or [""])[0].removeprefix(LINK_PREFIX)
+    if not _CASE_NUMBER.fullmatch(number):
+        await respond(update, context, context.render("cases/unknown"))
+        return
+    assert context.user is not None  # has_role above
+    staff, now = context.user.telegram_id, context.now()
+    try:
+        async with context.db() as session:
+            await reports.record_view(session, report_id=int(number), staff_id=staff, now=now)
+            detail = await reports.get_case(session, report_id=int(number))
+    except reports.ReportUnknown:
+        await respond(update, context, context.render("cases/unknown"))
+        return
+    await _show(update, context, detail)
+
+
+async def _show(update: Update, context: BotContext, detail: reports.CaseDetail) -> None:
+    """Send or edit in the case card, protected (staff's private chat only)."""
+    services, locale, count = context.services, context.locale, len(detail.evidence)
+    text = card_text(services, locale, detail.report, evidence_count=count, detail=detail)
+    rows = case_rows(services, locale, detail.report, evidence_count=count)
+    await respond(update, context, text, keyboard(rows), protect=True)
+
+
+async def send_evidence(update: Update, context: BotContext, report_id: int) -> None:
+    """Send a case's photos to the staff member's private chat, protected; the opening is audited."""
+    assert context.user is not None and update.effective_chat is not None
+    try:
+        async with context.db() as session:
+            files = await reports.open_evidence(session, report_id=report_id, staff_id=context.user.telegram_id,
+                                                now=context.now())
+    except DomainError as exc:
+        await refuse(update, context, exc.code)
+        return
+    if not files:
+        await answer_query(update, context, context.text("case.no_evidence"), alert=True)
+        return
+    await answer_query(update, context)
+    for number, file_id in enumerate(files, start=1):
+        caption = context.render("cases/evidence_caption", number=number, total=len(files), case=report_id)
+        await context.bot.send_photo(update.effective_chat.id, file_id, caption=caption, protect_content=True)
 
 
 def _mark(report: Report) -> str:
@@ -142,11 +231,16 @@ ACTIONS = {"ack": reports.acknowledge, "assign": reports.assign}
 async def on_button(update: Update, context: BotContext) -> None:
     """Show a case or act on it (acknowledge, assign, refer, close); staff only, re-checked here."""
     assert update.callback_query is not None and context.user is not None
+    if not await in_private(update, context):  # an old card in a group: never render it there
+        return
     press = decode(update.callback_query.data)
     if press.action == "list":
         await cases_command(update, context)
         return
     report_id, staff, now, t = press.int_arg(0), context.user.telegram_id, context.now(), context.text
+    if press.action == "evidence":
+        await send_evidence(update, context, report_id)
+        return
     choice = press.args[1] if len(press.args) > 1 else ""
     try:
         async with context.db() as session:
@@ -170,12 +264,12 @@ async def on_button(update: Update, context: BotContext) -> None:
         options = reports.REFERRALS if press.action == "refer" else reports.OUTCOMES
         prefix, act = ("case.ref.", "refto") if press.action == "refer" else ("case.out.", "closeas")
         rows = [*in_rows([(t(prefix + o), encode("case", act, report_id, o)) for o in options], 2), back]
-        await respond(update, context, context.render(f"cases/{press.action}_pick", code=report.code), keyboard(rows))
+        text = context.render(f"cases/{press.action}_pick", code=report.code)
+        await respond(update, context, text, keyboard(rows), protect=True)
         return
     if press.action != "show":
         await answer_query(update, context, t("case.done"))
-    text = card_text(context.services, context.locale, report, evidence_count=len(detail.evidence), detail=detail)
-    await respond(update, context, text, keyboard(case_rows(context.services, context.locale, report)))
+    await _show(update, context, detail)
 
 
 async def realert_urgent(services: Services, now: datetime) -> int:
@@ -183,9 +277,7 @@ async def realert_urgent(services: Services, now: datetime) -> int:
     rows: list[dict[str, Any]] = []
     async with services.db() as session:
         for report in await reports.claim_realerts(session, now=now):
-            assert report.id is not None
-            detail = await reports.get_case(session, report_id=report.id)
-            rows += alert_rows(services, report, [e.file_id for e in detail.evidence], now=now, realert=True)
+            rows += alert_rows(services, report, now=now, realert=True)
         await outbox.enqueue(session, rows)
     if rows:
         services.wake_delivery()
@@ -198,7 +290,7 @@ async def tell_undelivered(services: Services, now: datetime) -> int:
     async with services.db() as session:
         for report, message in await reports.claim_undelivered(session, now=now):
             rows += staff_notice_row(services, report, "cases/undelivered", now=now,
-                                     dedupe=f"case_undelivered:{message.id}", sent_at=message.created_at)
+                                     dedupe=f"case_undelivered:{message.id}")
         await outbox.enqueue(session, rows)
     if rows:
         services.wake_delivery()

@@ -58,6 +58,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("export", "ekspor", "export", Audience.STAFF),
     Command("stats", "statistik", "stats", Audience.STAFF),
     Command("cases", "kasus", "cases", Audience.STAFF),
+    Command("scope", "wilayah", "scope", Audience.STAFF),
     Command("events", "acara", "events", Audience.REGISTERED),
     Command("myevents", "acaraku", "myevents", Audience.REGISTERED),
     Command("checkin", "hadir", "checkin", Audience.REGISTERED),

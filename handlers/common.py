@@ -47,16 +47,24 @@ async def respond(
     markup: InlineKeyboardMarkup | None = None,
     *,
     edit: bool = True,
+    protect: bool = False,
 ) -> None:
-    """Answer an update: edit the pressed message in place, else send a new message."""
+    """Answer an update: edit the pressed message in place, else send a new message.
+
+    With `protect`, the answer is sent with Telegram's protect_content (no forwarding, no saving);
+    a pressed message that was sent without it is then left as it is and a protected one is sent,
+    because an edit keeps the protection (or its absence) of the message it edits.
+    """
     bot = context.bot
     assert isinstance(bot, ForumBot)  # bot/app.py builds it
     query = update.callback_query
     if query is not None:
         await answer_query(update, context)
-        if edit and isinstance(query.message, Message):
+        message = query.message
+        protected = isinstance(message, Message) and bool(message.has_protected_content)
+        if edit and isinstance(message, Message) and (protected or not protect):
             try:
-                await bot.edit_text(query.message.chat_id, query.message.message_id, text, markup)
+                await bot.edit_text(message.chat_id, message.message_id, text, markup)
                 return
             except BadRequest as exc:
                 if "not modified" in str(exc).lower():
@@ -65,7 +73,7 @@ async def respond(
                     raise
     chat = update.effective_chat
     if chat is not None:
-        await bot.send_text(chat.id, text, markup)
+        await bot.send_text(chat.id, text, markup, protect_content=protect)
 
 
 ANSWERED_KEY = "answered_queries"
@@ -84,9 +92,12 @@ def query_was_answered(update: Update, context: BotContext) -> bool:
 
 
 async def answer_query(
-    update: Update, context: BotContext, text: str | None = None, *, alert: bool = False
+    update: Update, context: BotContext, text: str | None = None, *, alert: bool = False, url: str | None = None
 ) -> None:
-    """Answer a button press once (Telegram refuses a second answer); `text` may be a template."""
+    """Answer a button press once (Telegram refuses a second answer); `text` may be a template.
+
+    `url` may only be a `t.me/<bot>?start=<payload>` link: Telegram then opens the private chat.
+    """
     query = update.callback_query
     if query is None or query_was_answered(update, context):
         return
@@ -96,7 +107,7 @@ async def answer_query(
     while len(answered) > _ANSWERED_REMEMBERED:
         answered.popitem(last=False)
     try:
-        await query.answer(alert_text(text) if text else None, show_alert=alert)
+        await query.answer(alert_text(text) if text else None, show_alert=alert, url=url)
     except BadRequest as exc:  # too old (the bot was down for a while): nothing to do
         logger.debug("callback answer refused: %s", exc)
 

@@ -23,7 +23,7 @@ from db import events, limits, outbox
 from db.errors import DomainError
 from db.events import EventDraft, EventInvalid
 from db.users import AGE_BANDS, CHILD_AGE_BANDS
-from handlers.callbacks import BadCallback, decode, encode
+from handlers.callbacks import BadCallback, ascii_number, decode, encode
 from handlers.common import (
     FACILITATOR_ROLES,
     Button,
@@ -178,9 +178,10 @@ async def got_text(update: Update, context: BotContext) -> int:
         else:
             form.deadline = moment
     elif step == "capacity":
-        if not typed.isdigit() or not 1 <= int(typed) <= events.MAX_CAPACITY:
+        capacity = ascii_number(typed)
+        if capacity is None or not 1 <= capacity <= events.MAX_CAPACITY:
             return await _ask(update, context, step, "capacity")
-        form.capacity = int(typed)
+        form.capacity = capacity
     else:
         return await _ask(update, context, step, "use_buttons")
     return await _ask(update, context, _next(form, step))
@@ -215,12 +216,13 @@ async def on_form_button(update: Update, context: BotContext) -> int:
     if press.action == "back":
         before = "kecamatan" if form.step == "kelurahan" else STEPS[max(STEPS.index(form.step) - 1, 0)]
         return await _ask(update, context, "preview" if form.reviewing and form.step != "kelurahan" else before)
-    if press.action == "kec" and form.step == "kecamatan" and arg.isdigit() and int(arg) < len(regions.kecamatan):
-        form.kecamatan, form.kelurahan = list(regions.kecamatan)[int(arg)], None
+    choice = ascii_number(arg)
+    if press.action == "kec" and form.step == "kecamatan" and choice is not None and choice < len(regions.kecamatan):
+        form.kecamatan, form.kelurahan = list(regions.kecamatan)[choice], None
         return await _ask(update, context, "kelurahan")
     if press.action == "kel" and form.step == "kelurahan":
         names = regions.kelurahan_of(form.kecamatan)
-        form.kelurahan = names[int(arg)] if arg.isdigit() and int(arg) < len(names) else None
+        form.kelurahan = names[choice] if choice is not None and choice < len(names) else None
         return await _ask(update, context, "preview" if form.reviewing else "capacity")
     if press.action == "age" and form.step == "ages" and arg in AGE_BANDS:
         form.age_bands ^= {arg}

@@ -19,7 +19,7 @@ from db.errors import DomainError
 from db.events import SignUpResult
 from db.models import Event, EventSignup, Role, SignupStatus, User
 from db.users import is_pending_child, is_registered
-from handlers.callbacks import BadCallback, decode, encode
+from handlers.callbacks import BadCallback, ascii_number, decode, encode
 from handlers.common import (
     Button,
     answer_query,
@@ -162,11 +162,11 @@ async def _signup(session: AsyncSession, context: BotContext, event_id: int) -> 
 async def open_from_link(update: Update, context: BotContext) -> None:
     """Open the event of a `?start=ev_<id>` link."""
     payload = (context.args or [""])[0]
-    number = payload.removeprefix("ev_")
-    if not number.isdigit() or len(number) > 12:
+    number = ascii_number(payload.removeprefix("ev_"))
+    if number is None:
         await refuse(update, context, "event_closed")
         return
-    await show_event(update, context, int(number))
+    await show_event(update, context, number)
 
 
 async def on_button(update: Update, context: BotContext) -> None:

@@ -1,4 +1,9 @@
-"""The main menu and the deep links: every feature is one button or one link away."""
+"""The main menu and the deep links: every feature is one button or one link away.
+
+The menu is the sender's own (their role, their registration), so it is shown only in a private
+chat: in a group, /menu, /start and every `menu:` button get one line with a link to the private
+chat instead (handlers/private_only.py decides that, before any handler here runs).
+"""
 
 from __future__ import annotations
 

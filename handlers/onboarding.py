@@ -1,4 +1,8 @@
-"""First contact: language, privacy notice, role, guardian consent, profile, then the menu."""
+"""First contact: language, privacy notice, role, guardian consent, profile, then the menu.
+
+Private chats only: the questions ask a child's age, place and gender, so in a group `/start`
+(with any payload) and every `ob:` button get a link to the private chat (handlers/private_only.py).
+"""
 
 from __future__ import annotations
 

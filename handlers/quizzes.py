@@ -21,7 +21,7 @@ from content.quizzes import Question, QuizBank
 from db import quizzes
 from db.quizzes import AnswerResult, Progress
 from db.users import is_pending_child, is_registered
-from handlers.callbacks import BadCallback, decode, encode
+from handlers.callbacks import BadCallback, ascii_number, decode, encode
 from handlers.common import Button, answer_query, in_rows, keyboard, refuse, respond
 
 logger = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ async def _answer(update: Update, context: BotContext, key: str, question_id: st
         progress, result = quizzes.apply_answer(guest, question_id=question_id, option=option, correct=right)
         context.user_data[GUEST_KEY] = progress  # type: ignore[index]
     else:
-        if not key.isdigit():
+        if ascii_number(key) is None:
             raise BadCallback("not an attempt id")
         async with context.db() as session:
             progress, result = await quizzes.record_answer(

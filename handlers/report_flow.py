@@ -1,15 +1,20 @@
-"""The reporter's conversation: `/lapor`, the menu button and the `lapor` deep link (SPEC §4).
+"""The reporter's conversation: `/lapor`, the menu button, the `lapor` deep link and the crisis
+answer's button `rp:begin[:category]` (SPEC §4).
 
 One question at a time, buttons for every fixed choice, a way back and a way out at each step.
 The draft lives in this conversation's memory only: it is dropped on submit, on cancel and when
 the conversation times out. Nothing here logs the sender's id.
+
+Evidence is photos only (screenshots), never for sexual violence or exploitation: a child may
+otherwise send a sexual image of themselves as "proof". Anything else sent in the photo step is
+refused kindly and not kept; a photo sent where none is taken is not kept either.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from telegram import Update
@@ -26,9 +31,18 @@ from bot.context import BotContext
 from db import crypto, limits, outbox, reports
 from db.errors import DomainError
 from handlers import cases
-from handlers.callbacks import decode, encode
-from handlers.common import keyboard, refuse, respond
-from handlers.report_steps import CHOICES, FIELDS, FIXABLE, Draft, after, before, buttons
+from handlers.callbacks import BadCallback, decode, encode
+from handlers.common import answer_query, keyboard, refuse, respond
+from handlers.report_steps import (
+    CHOICES,
+    FIELDS,
+    Draft,
+    after,
+    before,
+    buttons,
+    fixable,
+    takes_photos,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -79,26 +93,44 @@ def _drop(context: BotContext) -> None:
     conversation_data(context).pop(DRAFT_KEY, None)
 
 
-async def start_report(update: Update, context: BotContext) -> int:
-    """Start a new report (any previous unfinished draft is dropped)."""
+async def start_report(update: Update, context: BotContext, *, category: str = "", below: bool = False) -> int:
+    """Start a new report (any unfinished draft is dropped); `below`: in a new message under the press."""
     _drop(context)
     sender = update.effective_user
     if sender is not None and not report_limit(context).allowed(sender.id, context.now()):
         await refuse(update, context, "report_limit")
         return ConversationHandler.END
-    return await ask(update, context, "reporter")
+    if category in reports.CATEGORIES:
+        draft = _draft(context)
+        draft.category, draft.category_preset = category, True
+    if below:
+        await answer_query(update, context)
+    return await ask(update, context, "reporter", new_message=below)
 
 
-async def report_in_private_only(update: Update, context: BotContext) -> None:
-    """Answer /lapor in a group: reports are made in a private chat, never in front of others."""
-    link = f"https://t.me/{context.services.bot_username}?start=lapor"
-    await respond(update, context, context.render("reports/private_only", link=link))
+async def begin_from_button(update: Update, context: BotContext) -> int:
+    """Start a report from the crisis answer's button, which stays readable above the question.
+
+    The category in `rp:begin:<category>` is only a suggestion from a button: it is used when it
+    is one of ours, and ignored otherwise (a plain start).
+    """
+    assert update.callback_query is not None  # a group's press never gets here (handlers/private_only.py)
+    try:
+        args = decode(update.callback_query.data).args
+    except BadCallback:
+        args = ()
+    category = args[0] if len(args) == 1 and args[0] in reports.CATEGORIES else ""
+    return await start_report(update, context, category=category, below=True)
 
 
 async def ask(update: Update, context: BotContext, step: str, problem: str | None = None,
               *, new_message: bool = False, **values: Any) -> int:
     """Ask one question (or show the summary) with its buttons, Back and Cancel."""
     draft = _draft(context)
+    if step in ("follow", "confirm") and not takes_photos(draft) and (draft.dropped_photos or not draft.told_no_photos):
+        # Why there is no photo step, and what to do instead; it stays readable above the question.
+        await respond(update, context, context.render("reports/no_photos", dropped=draft.dropped_photos))
+        draft.told_no_photos, draft.dropped_photos, new_message = True, 0, True
     draft.step = step
     rows = buttons(context, draft, step)
     if step != "reporter":
@@ -106,7 +138,8 @@ async def ask(update: Update, context: BotContext, step: str, problem: str | Non
     rows.append([(context.text("btn.cancel"), encode("rp", "cancel"))])
     name = "reports/fix" if step == "fix" else "reports/ask"
     limit = reports.EVIDENCE_MAX if step == "evidence" else reports.DESCRIPTION_MAX
-    text = context.render(name, step=step, draft=draft, problem=problem, limit=limit, **values)
+    text = context.render(name, step=step, draft=draft, problem=problem, limit=limit, photos=takes_photos(draft),
+                          **values)
     if new_message and update.effective_chat is not None:
         await context.bot.send_message(update.effective_chat.id, text, reply_markup=keyboard(rows))
     else:
@@ -127,6 +160,8 @@ async def on_button(update: Update, context: BotContext) -> int:
         return await ask(update, context, before(draft))
     if action in CHOICES and step == action and arg in CHOICES[action]:
         setattr(draft, FIELDS[action], arg)
+        if not takes_photos(draft) and draft.evidence:  # changed in review to sexual violence or exploitation
+            draft.dropped_photos, draft.evidence = len(draft.evidence), []
         return await ask(update, context, after(draft, step))
     if action == "danger" and step == "danger" and arg in ("yes", "no"):
         draft.urgent = arg == "yes"
@@ -149,7 +184,7 @@ async def on_button(update: Update, context: BotContext) -> int:
         return await ask(update, context, "confirm")
     if action == "edit" and step == "confirm":
         return await ask(update, context, "fix")
-    if action == "fix" and step == "fix" and arg in FIXABLE:
+    if action == "fix" and step == "fix" and arg in fixable(draft):
         draft.reviewing = True
         return await ask(update, context, arg)
     if action == "send" and step == "confirm":
@@ -188,17 +223,23 @@ async def got_text(update: Update, context: BotContext) -> int:
 
 
 async def got_other(update: Update, context: BotContext) -> int:
-    """Take evidence photos (file ids only, nothing downloaded); re-ask kindly for anything else."""
+    """Take evidence photos (file ids only, nothing downloaded); re-ask kindly for anything else.
+
+    Only the photo step keeps anything, and only photos: a document (an image sent as a file
+    too), video, video note, animation, voice note or sticker is answered and not kept.
+    """
     message = update.effective_message
     assert message is not None
     draft = _draft(context)
-    if draft.step == "evidence" and message.photo:
+    if draft.step == "evidence" and message.photo and takes_photos(draft):
         if len(draft.evidence) >= reports.EVIDENCE_MAX:
             return await ask(update, context, "evidence", "photo_limit")
         draft.evidence.append(message.photo[-1].file_id)  # the largest size
         return await ask(update, context, "evidence", "photo_added")
     if draft.step == "evidence":
-        return await ask(update, context, "evidence", "not_photo")
+        return await ask(update, context, "evidence", "photos_only")
+    if message.photo and not takes_photos(draft):
+        return await ask(update, context, draft.step, "photo_not_kept")
     return await ask(update, context, draft.step, "not_text" if draft.step == "description" else "use_buttons")
 
 
@@ -211,15 +252,16 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> int:
         _drop(context)
         await refuse(update, context, "report_limit")
         return ConversationHandler.END
-    values = {k: v for k, v in asdict(draft).items() if k not in ("step", "reviewing", "follow_up", "evidence")}
+    answers = {f.name for f in fields(reports.ReportDraft)} - {"evidence", "language"}
+    values = {k: v for k, v in asdict(draft).items() if k in answers}
     final = reports.ReportDraft(**values, evidence=tuple(draft.evidence), language=context.locale)
-    sealed = crypto.seal_route(secret_of(context), chat.id) if draft.follow_up and services.settings.SECRET_KEY else None
+    sealed = crypto.route_sealer(secret_of(context), chat.id) if draft.follow_up and services.settings.SECRET_KEY else None
     try:
         async with context.db() as session:
             report = await reports.submit_report(session, draft=final, regions=services.regions.kecamatan,
                                                  reply_route=sealed, now=now)
-            evidence = list(draft.evidence)
-            await outbox.enqueue(session, cases.alert_rows(services, report, evidence, now=now))
+            evidence = list(final.evidence)
+            await outbox.enqueue(session, cases.alert_rows(services, report, now=now))
     except DomainError as exc:
         await refuse(update, context, exc.code)
         return await ask(update, context, "confirm", new_message=True)
@@ -254,6 +296,7 @@ def conversation() -> ConversationHandler[BotContext]:
             CommandHandler(["lapor", "report"], start_report, filters=private),
             CommandHandler("start", start_report, filters=private & filters.Regex(r"^/start\s+lapor\s*$")),
             CallbackQueryHandler(start_report, pattern=r"^menu:report$"),
+            CallbackQueryHandler(begin_from_button, pattern=r"^rp:begin(:|$)"),
         ],
         states={
             ASKING: [

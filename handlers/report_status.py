@@ -7,6 +7,8 @@ and, if the reporter chose follow-up, answer. Wrong codes are counted per person
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -17,15 +19,22 @@ from telegram.ext import (
 )
 
 from bot.context import BotContext
-from db import limits, outbox, reports
+from db import grain, limits, outbox, reports
 from db.errors import DomainError
 from handlers.callbacks import decode, encode
 from handlers.cases import staff_notice_row
-from handlers.common import command_args, keyboard, newest_that_fit, refuse, respond
-from handlers.report_flow import conversation_data, hourly_limit, report_in_private_only
+from handlers.common import answer_query, command_args, keyboard, newest_that_fit, refuse, respond
+from handlers.conversations import leave_fallbacks
+from handlers.report_flow import conversation_data, hourly_limit
 
 ANSWERING = 0
 ANSWER_KEY = "report_answer"
+# Why 5 per person per clock hour keeps guessing infeasible: a code is 8 characters of 32, about
+# 1.1 * 10^12 codes, of which a few hundred are open at a time. One account gets 5 * 24 = 120
+# guesses a day; even 10,000 accounts (Telegram's anti-spam makes that costly) make 1.2 million
+# a day, a chance of about one in a thousand per day of hitting any open case with 1,000 open.
+# Only well-formed codes count (`_open`): what cannot be a code is no guess, and costs nothing,
+# so a child who types "halo" or "1234" is never locked out of their own code.
 WRONG_CODES_PER_HOUR = 5
 
 
@@ -37,8 +46,16 @@ async def _open(update: Update, context: BotContext, code: str) -> reports.CaseD
     """Open a case by code for its reporter, counting wrong guesses; refuse on any problem."""
     assert update.effective_user is not None
     limit, now = _limit(context), context.now()
+    if reports.normalize_report_code(code) is None:  # cannot be a code: not a guess, costs nothing
+        await refuse(update, context, "report_code_format")
+        return None
     if not limit.allowed(update.effective_user.id, now):
-        await refuse(update, context, "status_limit")
+        # The count is per clock hour (reports.HourlyLimit): say when the next one starts.
+        text = context.render("errors/status_limit", until=grain.hour(now) + timedelta(hours=1))
+        if update.callback_query is not None:
+            await answer_query(update, context, text, alert=True)
+        else:
+            await respond(update, context, text)
         return None
     try:
         async with context.db() as session:
@@ -51,10 +68,7 @@ async def _open(update: Update, context: BotContext, code: str) -> reports.CaseD
 
 
 async def status_command(update: Update, context: BotContext) -> None:
-    """Handle /status CODE: the status, the messages, and an Answer button when allowed."""
-    if update.effective_chat is None or update.effective_chat.type != "private":
-        await report_in_private_only(update, context)
-        return
+    """Handle /status CODE (private chats only: handlers/private_only.py answers groups)."""
     args = command_args(context)
     if not args:
         await respond(update, context, context.render("reports/status_usage"))
@@ -110,9 +124,8 @@ async def got_answer(update: Update, context: BotContext) -> int:
         async with context.db() as session:
             report = await reports.add_reporter_message(session, code=code, text=text, now=now)
             count = len((await reports.open_for_reporter(session, code=code, now=now)).messages)
-            await outbox.enqueue(session, staff_notice_row(
+            await outbox.enqueue(session, staff_notice_row(  # the group hears that, not what
                 services, report, "cases/reporter_answered", now=now, dedupe=f"case_answer:{report.id}:{count}",
-                text=text,
             ))
     except DomainError as exc:
         conversation_data(context).pop(ANSWER_KEY, None)
@@ -124,9 +137,13 @@ async def got_answer(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+def _forget(context: BotContext) -> None:
+    conversation_data(context).pop(ANSWER_KEY, None)
+
+
 async def cancel(update: Update, context: BotContext) -> int:
     """Drop the answer being written."""
-    conversation_data(context).pop(ANSWER_KEY, None)
+    _forget(context)
     await respond(update, context, context.render("reports/answer_cancelled"))
     return ConversationHandler.END
 
@@ -137,7 +154,8 @@ def conversation() -> ConversationHandler[BotContext]:
     return ConversationHandler(
         entry_points=[CallbackQueryHandler(start_answer, pattern=r"^rps:answer:")],
         states={ANSWERING: [MessageHandler(private & ~filters.COMMAND & filters.UpdateType.MESSAGE, got_answer)]},
-        fallbacks=[CommandHandler(["batal", "cancel"], cancel)],
+        # Another command or button ends the answer, so it never takes another flow's text.
+        fallbacks=[CommandHandler(["batal", "cancel"], cancel), *leave_fallbacks(_forget)],
         allow_reentry=True,
         conversation_timeout=1800,
         name="report_answer",

@@ -1,6 +1,8 @@
 """The steps of the report conversation: the draft, its order, and each step's buttons.
 
-Pure helpers for handlers/report_flow.py (no sending, no database).
+Pure helpers for handlers/report_flow.py (no sending, no database). Two steps can be left out:
+the category, when the crisis answer's button already named it, and the photos, for the
+categories where evidence could be a sexual image of a child (db.reports.NO_PHOTO_CATEGORIES).
 """
 
 from __future__ import annotations
@@ -37,6 +39,19 @@ class Draft:
     description: str = ""
     evidence: list[str] = field(default_factory=list)
     follow_up: bool = False
+    category_preset: bool = False  # named by the crisis answer's button: the question is skipped
+    told_no_photos: bool = False  # the reporter was told why this report takes no photos
+    dropped_photos: int = 0  # photos let go when the category changed to one that takes none
+
+
+def takes_photos(draft: Draft) -> bool:
+    """Tell whether this report has a photo step (not for sexual violence or exploitation)."""
+    return reports.takes_photos(draft.category)
+
+
+def fixable(draft: Draft) -> tuple[str, ...]:
+    """The answers the reporter may change from the summary (no photos where none are taken)."""
+    return tuple(name for name in FIXABLE if name != "evidence" or takes_photos(draft))
 
 
 def buttons(context: BotContext, draft: Draft, step: str) -> list[list[Button]]:
@@ -64,7 +79,7 @@ def buttons(context: BotContext, draft: Draft, step: str) -> list[list[Button]]:
     if step == "confirm":
         return [[(t("rep.btn.send"), encode("rp", "send"))], [(t("rep.btn.edit"), encode("rp", "edit"))]]
     if step == "fix":
-        return in_rows([(t(f"rep.fix.{name}"), encode("rp", "fix", name)) for name in FIXABLE], 2)
+        return in_rows([(t(f"rep.fix.{name}"), encode("rp", "fix", name)) for name in fixable(draft)], 2)
     return []
 
 
@@ -77,6 +92,10 @@ def after(draft: Draft, step: str) -> str:
     following = STEPS[STEPS.index(step) + 1]
     if following == "kelurahan":
         following = "place"
+    if following == "category" and draft.category_preset:
+        following = "danger"
+    if following == "evidence" and not takes_photos(draft):
+        following = "follow"
     return following
 
 
@@ -88,4 +107,8 @@ def before(draft: Draft) -> str:
     previous = STEPS[index]
     if previous == "kelurahan" and draft.kecamatan is None:
         previous = "kecamatan"
+    if previous == "category" and draft.category_preset:
+        previous = "reporter"
+    if previous == "evidence" and not takes_photos(draft):
+        previous = "description"
     return previous

@@ -267,7 +267,7 @@ class TerminalChat:
         if line.startswith(":"):
             command, _, argument = line.partition(" ")
             return await self._meta(command.lower(), argument.strip())
-        if line.isdigit():
+        if line.isascii() and line.isdigit():  # "²".isdigit() is True, and int() refuses it
             reaction = self._press(int(line))
         else:
             reaction = self._send(line)

@@ -50,6 +50,8 @@ import aiohttp
 from aiohttp import web
 from telegram import (
     AcceptedGiftTypes,
+    Animation,
+    Audio,
     BotCommand,
     CallbackQuery,
     Chat,
@@ -69,6 +71,9 @@ from telegram import (
     TelegramObject,
     Update,
     User,
+    Video,
+    VideoNote,
+    Voice,
     WebhookInfo,
 )
 
@@ -132,8 +137,16 @@ _CHAT_ACTIONS = frozenset(
 )
 # Update types Telegram sends when allowed_updates is empty or was never given.
 _DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-_FILE_ID_PREFIX = {"document": "BQACAgI", "photo": "AgACAgI", "sticker": "CAACAgI"}
-_DEFAULT_SUFFIX = {"document": "", "photo": ".jpg", "sticker": ".webp"}
+_FILE_ID_PREFIX = {
+    "document": "BQACAgI", "photo": "AgACAgI", "sticker": "CAACAgI", "video": "BAACAgI", "voice": "AwACAgI",
+    "video_note": "DQACAgI", "animation": "CgACAgI", "audio": "CQACAgI",
+}
+_DEFAULT_SUFFIX = {
+    "document": "", "photo": ".jpg", "sticker": ".webp", "video": ".mp4", "voice": ".ogg", "video_note": ".mp4",
+    "animation": ".mp4", "audio": ".mp3",
+}
+# What a user may send besides text, photos, documents, stickers and locations (see `send_media`).
+USER_MEDIA_KINDS = ("video", "voice", "video_note", "animation", "audio")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@([A-Za-z0-9_]{3,32}))?")
 _BUTTON_URL = re.compile(r"(?:https?|tg)://\S+")
@@ -213,6 +226,7 @@ class ChatMessage:
     edited: bool = False
     edit_count: int = 0
     deleted: bool = False
+    protect_content: bool = False  # sent with protect_content: Telegram lets nobody forward or save it
 
     @property
     def caption(self) -> str | None:
@@ -350,6 +364,20 @@ class _Signal:
 
 def _timestamp(seconds: int) -> dtm.datetime:
     return dtm.datetime.fromtimestamp(seconds, tz=dtm.UTC)
+
+
+def _media_object(kind: str, stored: _StoredFile) -> TelegramObject:
+    """The Bot API object of a user's video, voice note, video note, animation or audio file."""
+    ids, size = (stored.file_id, stored.unique_id), len(stored.content)
+    if kind == "video":
+        return Video(*ids, width=640, height=360, duration=5, mime_type="video/mp4", file_size=size)
+    if kind == "voice":
+        return Voice(*ids, duration=3, mime_type="audio/ogg", file_size=size)
+    if kind == "video_note":
+        return VideoNote(*ids, length=240, duration=5, file_size=size)
+    if kind == "animation":
+        return Animation(*ids, width=320, height=240, duration=2, file_name=stored.name, file_size=size)
+    return Audio(*ids, duration=60, mime_type="audio/mpeg", file_size=size)
 
 
 def _entity(data: Mapping[str, Any]) -> MessageEntity:
@@ -776,6 +804,19 @@ class BotApiEmulator:
             self._deliver_message(message)
         return message
 
+    def send_media(
+        self, user_id: int, kind: str, *, caption: str | None = None, chat_id: int | None = None
+    ) -> ChatMessage:
+        """A user sends a video, voice note, round video note, animation (GIF) or audio file."""
+        if kind not in USER_MEDIA_KINDS:
+            raise ValueError(f"kind must be one of {USER_MEDIA_KINDS}, not {kind!r}")
+        stored = self._store_file(f"sandbox {kind}".encode(), f"{kind}{_DEFAULT_SUFFIX[kind]}", kind, save=False)
+        text = "" if kind == "video_note" else caption or ""  # a video note has no caption
+        message = self._user_message(user_id, chat_id, kind=kind, text=text, file_id=stored.file_id)
+        if self._group_delivers(message, None):
+            self._deliver_message(message)
+        return message
+
     def send_location(
         self, user_id: int, latitude: float = -1.2654, longitude: float = 116.8312, *, chat_id: int | None = None
     ) -> ChatMessage:
@@ -1006,6 +1047,8 @@ class BotApiEmulator:
                 fields["photo"] = (
                     PhotoSize(stored.file_id, stored.unique_id, 1280, 720, file_size=len(stored.content)),
                 )
+            elif message.kind in USER_MEDIA_KINDS:
+                fields[message.kind] = _media_object(message.kind, stored)
             else:
                 fields["document"] = Document(
                     stored.file_id, stored.unique_id, file_name=stored.name, mime_type=stored.mime_type,
@@ -1033,6 +1076,7 @@ class BotApiEmulator:
             from_user=sender,
             edit_date=_timestamp(int(time.time())) if message.edited else None,
             media_group_id=message.media_group_id,
+            has_protected_content=True if message.protect_content else None,
             **fields,
         )
 
@@ -1649,6 +1693,7 @@ class BotApiEmulator:
         message = self._new_bot_message(
             chat_id, text=params["text"], parse_mode=params.get("parse_mode"), plain_text=formatted.text,
             entities=formatted.entities, reply_markup=markup, reply_to_message_id=reply_to,
+            protect_content=params.get("protect_content") is True,
         )
         return self._message_dict(message)
 
@@ -1730,7 +1775,7 @@ class BotApiEmulator:
             chat_id, kind=kind, text=caption or "", parse_mode=params.get("parse_mode"), plain_text=formatted.text,
             entities=formatted.entities, reply_markup=markup, file_id=stored.file_id,
             document_name=stored.name if kind == "document" else None, document_path=stored.saved_path,
-            reply_to_message_id=self._reply_to(params, chat_id),
+            reply_to_message_id=self._reply_to(params, chat_id), protect_content=params.get("protect_content") is True,
         )
         return self._message_dict(message)
 
@@ -1765,7 +1810,7 @@ class BotApiEmulator:
                 chat_id, kind=kind, text=item.get("caption") or "", parse_mode=item.get("parse_mode"),
                 plain_text=formatted.text, entities=formatted.entities, file_id=stored.file_id,
                 document_name=stored.name if kind == "document" else None, document_path=stored.saved_path,
-                media_group_id=group_id,
+                media_group_id=group_id, protect_content=params.get("protect_content") is True,
             )
             sent.append(self._message_dict(message))
         return sent
@@ -1935,6 +1980,8 @@ class BotApiEmulator:
         source = self._by_key.get((from_chat, message_id)) if isinstance(message_id, int) else None
         if source is None or source.deleted:
             raise ApiError(400, f"Bad Request: message to {action} not found")
+        if source.protect_content:
+            raise ApiError(400, "Bad Request: message has protected content and can't be forwarded")
         return source
 
     def _copy_message(self, call: _Call) -> dict[str, Any]:

@@ -285,12 +285,12 @@ class _HtmlParser:
             return {"url": attributes["href"]}
         elif tag == "tg-emoji":
             emoji_id = attributes.get("emoji-id", "")
-            if not emoji_id.isdigit():
+            if not (emoji_id.isascii() and emoji_id.isdigit()):  # "²".isdigit() is True
                 raise TelegramHtmlError(f"Invalid custom emoji identifier specified {where}")
             return {"custom_emoji_id": emoji_id}
         elif tag == "tg-time":
             unix = attributes.get("unix", "")
-            if not unix.isdigit():
+            if not (unix.isascii() and unix.isdigit()):
                 raise TelegramHtmlError(f'Tag "tg-time" must have attribute "unix" {where}')
             extra: dict[str, Any] = {"unix_time": int(unix)}
             if "format" in attributes:

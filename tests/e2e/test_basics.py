@@ -17,7 +17,9 @@ STAFF_USER = 222
 async def test_help_shows_hotlines_and_honest_anonymity(bot: BotHarness) -> None:
     msg = await bot.send(KID, "/bantuan")
     assert "112" in msg.text and "SAPA 129" in msg.text and "08111-129-129" in msg.text
-    assert "1500-771" in msg.text and "dicek terakhir" in msg.text
+    assert "1500-771" in msg.text and "dicek terakhir" not in msg.text  # no summarised date range
+    assert "dicek 2016-08 · sumber: kompas.com" in msg.text  # TePSA: its own (old) date and source
+    assert "0816-2200-77" in msg.text and "healing119.id" in msg.text
     assert "akan bertindak" in msg.text  # no promise of secrecy the bot cannot keep
     msg = await bot.send(KID, "/help")
     assert "112" in msg.text

@@ -12,6 +12,7 @@ from tests.e2e.conftest import BotHarness
 pytestmark = pytest.mark.e2e
 
 FAC = 3001
+STAFF = 3005
 TIMUR_CHILDREN = (3101, 3102)
 KOTA_CHILD = 3103
 TIMUR_PARENT = 3104
@@ -19,7 +20,13 @@ FRIDAY_16_WITA = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 
 async def people(bot: BotHarness) -> None:
-    await bot.user(FAC, role="facilitator")
+    from db import scopes
+
+    facilitator = await bot.user(FAC, role="facilitator")
+    staff = await bot.user(STAFF, role="staff")
+    async with bot.services.db() as session:  # FAC works in Balikpapan Timur (db/scopes.py)
+        await scopes.assign(session, facilitator=facilitator, kind=scopes.AREA, value="Balikpapan Timur", by=staff,
+                            today=bot.clock.now().date())
     for uid in TIMUR_CHILDREN:
         await bot.user(uid, kecamatan="Balikpapan Timur", kelurahan="Manggar")
     await bot.user(KOTA_CHILD, kecamatan="Balikpapan Kota", kelurahan="Damai")
@@ -36,7 +43,7 @@ async def compose_weekly_for_timur_children(bot: BotHarness) -> None:
     msg = await bot.press(FAC, "➕ Siaran baru")
     assert "Kirim pesannya" in msg.text
     msg = await bot.send(FAC, "Kumpul Forum Anak setiap Jumat di kelurahan! <3")
-    assert "Jumlah penerima sekarang: 5 orang" in msg.text  # 4 registered + the facilitator
+    assert "Jumlah penerima sekarang: 6 orang" in msg.text  # 4 registered + the facilitator + staff
     msg = await bot.press(FAC, "🧒 Anak saja")
     assert "Jumlah penerima sekarang: 3 orang" in msg.text
     await bot.press(FAC, "📍 Kecamatan/kelurahan")
@@ -87,14 +94,15 @@ async def test_weekly_announcement_reaches_one_kecamatan_once_a_week_across_a_re
 async def test_broadcast_at_night_waits_for_children_until_morning(bot: BotHarness) -> None:
     await people(bot)
     bot.clock.set(datetime(2026, 11, 23, 14, 0, tzinfo=UTC))  # 22:00 WITA
-    await bot.send(FAC, "/siaran")
-    await bot.press(FAC, "➕ Siaran baru")
-    await bot.send(FAC, "Pengumuman malam")
-    await bot.press(FAC, "➡️ Lanjut")
+    # City-wide: a staff member (a facilitator's city-wide broadcast waits for approval first).
+    await bot.send(STAFF, "/siaran")
+    await bot.press(STAFF, "➕ Siaran baru")
+    await bot.send(STAFF, "Pengumuman malam")
+    await bot.press(STAFF, "➡️ Lanjut")
     mark = bot.emu.mark()
-    bot.emu.press_button(FAC, "⚡ Sekarang")
-    await bot.emu.wait_for(lambda: any("Kirim?" in m.text for m in bot.emu.bot_messages_since(mark, FAC)))
-    await bot.press(FAC, "✅ Kirim / jadwalkan")
+    bot.emu.press_button(STAFF, "⚡ Sekarang")
+    await bot.emu.wait_for(lambda: any("Kirim?" in m.text for m in bot.emu.bot_messages_since(mark, STAFF)))
+    await bot.press(STAFF, "✅ Kirim / jadwalkan")
     await bot.deliver()
     assert received(bot, TIMUR_PARENT, "Pengumuman malam") == 1
     assert received(bot, KOTA_CHILD, "Pengumuman malam") == 0

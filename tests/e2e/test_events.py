@@ -67,8 +67,8 @@ async def test_facilitator_creates_an_event_step_by_step(bot: BotHarness) -> Non
     assert "dengan angka" in msg.plain_text
     msg = await bot.send(FAC, "2")
     assert "umur berapa" in msg.plain_text
-    msg = await bot.press(FAC, "✅ Di bawah 10")  # toggle one band off
-    assert "▫️ Di bawah 10" in msg.button_labels()
+    msg = await bot.press(FAC, "✅ Di bawah 10 tahun")  # toggle one band off
+    assert "▫️ Di bawah 10 tahun" in msg.button_labels()
     msg = await bot.press(FAC, "➡️ Lanjut")
     assert "Sampai kapan" in msg.plain_text
     msg = await bot.press(FAC, "⏳ Sampai acara mulai")

@@ -178,4 +178,7 @@ async def test_lengths_are_counted_as_telegram_counts_them_so_an_emoji_story_sti
     code = CODE.search(msg.text)
     assert code is not None
     await bot.deliver()
-    assert any(code.group(0) in m.text for m in bot.emu.bot_messages(STAFF_CHAT_ID))
+    assert any("Kasus #" in m.text for m in bot.emu.bot_messages(STAFF_CHAT_ID))  # the short alert
+    card = await bot.send(STAFF, "/kasus")
+    card = await bot.press(STAFF, [label for label in card.button_labels() if code.group(0) in label][0])
+    assert "😢" * 10 in card.text and telegram_length(card.text) <= limits.TELEGRAM_TEXT_MAX

@@ -13,7 +13,7 @@ import pytest
 from bot.logs import configure_logging
 from bot.sandbox.emulator import BotApiEmulator
 from tests.e2e.conftest import TOKEN
-from tests.e2e.test_reports import NAME, STAFF, STORY, SURNAME, USERNAME, walk
+from tests.e2e.test_reports import NAME, STAFF, STORY, SURNAME, USERNAME, staff_card, walk
 from tests.e2e.test_webhook import SECRET_KEY, webhook_bot
 from tests.helpers.clock import FakeClock
 from tests.helpers.databases import sqlite_url
@@ -60,7 +60,9 @@ async def test_a_session_in_json_logs_parses_and_holds_nothing_personal(
         await bot.user(STAFF, role="staff")
         code = await walk(bot, REPORTER, photos=1)
         await bot.deliver()
-        await bot.press_for_alert(STAFF, "✉️ Balas pelapor", chat_id=bot.staff_chat_id)
+        await bot.send(STAFF, "/kasus", chat_id=bot.staff_chat_id)  # in the group: only a pointer
+        await staff_card(bot, code)
+        await bot.press(STAFF, "✉️ Balas pelapor")
         await bot.send(STAFF, "Terima kasih, kami datang besok.")
         await bot.deliver()
         await bot.send(REPORTER, f"/status {code}")

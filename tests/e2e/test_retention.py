@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from db import users
+from db import grain, users
 from handlers.retention import run_retention
 from tests.e2e.conftest import BotHarness
 from tests.helpers.factories import NOW
@@ -38,7 +38,7 @@ async def test_the_notice_arrives_and_one_press_keeps_the_account(bot: BotHarnes
     answer = await bot.press(KEEPER, "✅ Tetap simpan akunku")
     assert "akunmu tidak dihapus" in answer.plain_text
     mine = await bot.send(KEEPER, "/data_saya")  # the notice is part of the stored data, and shown
-    assert "Pemberitahuan terakhir sebelum dihapus karena tidak aktif: 23-10-2028 10:00 WITA" in mine.plain_text
+    assert "Pemberitahuan terakhir sebelum dihapus karena tidak aktif: 23-10-2028" in mine.plain_text  # a day
 
     bot.clock.set(ERASE_AT)
     run = await run_retention(bot.services, now=bot.clock.now())
@@ -52,7 +52,7 @@ async def test_the_notice_arrives_and_one_press_keeps_the_account(bot: BotHarnes
     assert "choose your language" in reply.plain_text and "🇬🇧 English" in reply.button_labels()
 
 
-async def test_an_update_counts_as_activity_written_at_most_once_an_hour(bot: BotHarness) -> None:
+async def test_an_update_counts_as_activity_written_at_most_once_a_day(bot: BotHarness) -> None:
     # Retention erases accounts by their last activity: a reader's update must move it.
     await bot.user(KEEPER)
 
@@ -63,9 +63,9 @@ async def test_an_update_counts_as_activity_written_at_most_once_an_hour(bot: Bo
             return user.last_seen_at
 
     first = await last_seen()
-    bot.clock.advance(timedelta(minutes=30))
+    bot.clock.advance(timedelta(hours=13))  # 23:00 WITA
     await bot.send(KEEPER, "/menu")
-    assert await last_seen() == first  # within the hour: no write
+    assert await last_seen() == first  # the same day: no write (only the day is kept, db/grain.py)
     bot.clock.advance(timedelta(hours=2))
     await bot.send(KEEPER, "/menu")
-    assert await last_seen() == bot.clock.now()
+    assert await last_seen() == grain.day(bot.clock.now()) == first + timedelta(days=1)

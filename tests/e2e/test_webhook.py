@@ -26,7 +26,14 @@ from bot.config import load_settings
 from bot.routing import PeerRouter
 from bot.sandbox.emulator import BotApiEmulator
 from bot.services import build_services
-from bot.webhook import SECRET_HEADER, BotServer, Webhook, health_check_for, webhook_secret_token
+from bot.webhook import (
+    SECRET_HEADER,
+    BotServer,
+    ServerLimits,
+    Webhook,
+    health_check_for,
+    webhook_secret_token,
+)
 from db import users
 from db.engine import make_engine, upgrade_database
 from tests.e2e.conftest import ADMIN_ID, STAFF_CHAT_ID, TOKEN, BotHarness
@@ -98,6 +105,7 @@ def e2e_env(emulator: BotApiEmulator, url: str) -> dict[str, Any]:
 async def webhook_bot(
     emulator: BotApiEmulator, url: str, clock: FakeClock, *,
     port: int | None = None, public_url: str | None = None, peers: tuple[str, ...] = (),
+    limits: ServerLimits | None = None,
 ) -> AsyncIterator[WebhookBot]:
     """Run the bot in webhook mode against the emulator; fail if it made a refused request.
 
@@ -114,7 +122,8 @@ async def webhook_bot(
         public_url or f"{own_url}/telegram", webhook_secret_token(SECRET_KEY), peers, own_url if peers else ""
     )
     server = BotServer(
-        app, listen="127.0.0.1", port=port, webhook=webhook, health=health_check_for(app, clock=monotonic)
+        app, listen="127.0.0.1", port=port, webhook=webhook, health=health_check_for(app, clock=monotonic),
+        limits=limits,
     )
     harness = WebhookBot(emulator, app, services, clock)
     harness.server, harness.monotonic = server, monotonic

@@ -29,7 +29,7 @@ async def population(session: AsyncSession) -> None:
     await make_user(session, 3, kecamatan="Balikpapan Timur", kelurahan="Manggar", age_band="13_15")
     await make_user(session, 4, role="parent", kecamatan="Balikpapan Timur", kelurahan="Lamaru")
     await make_user(session, 5, consented=False)  # a pending child: never a recipient
-    await make_user(session, 6, role="facilitator")
+    await make_user(session, 6, role="staff")  # the author: staff need no approval (db/scopes.py)
     unsubscribed = await make_user(session, 7, kecamatan="Balikpapan Kota", kelurahan="Damai")
     unsubscribed.subscribed = False
 
@@ -66,7 +66,7 @@ async def test_children_wait_for_the_end_of_quiet_hours(session: AsyncSession) -
     await broadcasts.create(session, author_telegram_id=6, text="Halo", audience=Audience(), schedule="now", now=at_22, tz=WITA)
     await broadcasts.fire_due(session, now=at_22, tz=WITA, quiet=QUIET)
     ready_now = await outbox.claim_batch(session, now=at_22, limit=100)
-    assert sorted(item.chat_id for item in ready_now) == [4, 6]  # the parent and the facilitator
+    assert sorted(item.chat_id for item in ready_now) == [4, 6]  # the parent and the staff member
     sent = [outbox.Outcome(item.id, outbox.Result.SENT) for item in ready_now]
     await outbox.record_outcomes(session, outcomes=sent, now=at_22)
     morning = await outbox.claim_batch(session, now=datetime(2026, 11, 23, 22, 0, tzinfo=UTC), limit=100)

@@ -32,11 +32,40 @@ def test_regions_are_balikpapan() -> None:
     assert not regions.is_valid("Balikpapan Timur", "Damai")
 
 
-def test_every_help_service_has_a_verification_date() -> None:
+def test_every_help_service_has_its_own_date_and_source() -> None:
+    services = {s.key: s for s in load_help_services()}
+    assert {"emergency_112", "sapa_129", "sapa_129_wa", "police_110", "tepsa", "uptd_ppa_balikpapan",
+            "healing119", "dp3akb_balikpapan", "puspaga"} <= set(services)
+    assert all(s.source and s.cite for s in services.values())
+    assert services["dp3akb_balikpapan"].contact == "0816-2200-77"
+    assert services["healing119"].contact == "healing119.id"
+    # The date is that of the source actually used, so old sources show as old (content review).
+    assert str(services["tepsa"].verified) == "2016-08-02" and "2016" in services["tepsa"].source
+
+
+@pytest.mark.parametrize("field", ["source", "cite", "verified"])
+def test_help_service_without_date_or_source_is_named(content_copy: Path, field: str) -> None:
+    path = content_copy / "help" / "services.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = lines.index("  - key: tepsa\n")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("  - key:"))
+    kept = [line for i, line in enumerate(lines) if not (start < i < end and line.startswith(f"    {field}:"))]
+    assert len(kept) == len(lines) - 1
+    path.write_text("".join(kept), encoding="utf-8")
+    with pytest.raises(ContentError, match=rf"services.yaml: service tepsa: no '{field}': every help line must show"):
+        check_content(content_copy)
+
+
+def test_help_page_shows_date_and_source_on_each_line() -> None:
     services = load_help_services()
-    keys = {s.key for s in services}
-    assert {"emergency_112", "sapa_129", "sapa_129_wa", "police_110", "tepsa", "uptd_ppa_balikpapan"} <= keys
-    assert all(s.verified.year >= 2024 for s in services)
+    renderer = Renderer(tz=ZoneInfo("Asia/Makassar"), globals_={"help_services": services})
+    for locale, word in (("id", "dicek"), ("en", "checked")):
+        for name in ("help/help", "reports/numbers"):
+            entries = renderer.render(locale, name).split("•")[-len(services):]  # the help lines come last
+            assert len(entries) == len(services), (locale, name)
+            for s, entry in zip(services, entries, strict=True):
+                assert s.contact in entry and f"{word} {s.verified:%Y-%m}" in entry and s.cite in entry, (locale, s.key)
+            assert "Nomor dicek terakhir" not in "".join(entries) and "last checked" not in "".join(entries)
 
 
 def test_template_missing_in_one_locale_is_named(content_copy: Path) -> None:

@@ -28,7 +28,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from bot.sandbox.emulator import BotApiEmulator
+from bot.sandbox.emulator import USER_MEDIA_KINDS, BotApiEmulator
 
 TOKEN = "123456:TEST-TOKEN"
 KID, PARENT, STRANGER = 1001, 1002, 4242
@@ -730,3 +730,34 @@ async def test_a_held_call_waits_until_released(tg: Bot, emu: BotApiEmulator) ->
     assert not sending.done() and emu.bot_messages(KID) == []
     hold.release()
     assert (await sending).text == "pelan"
+
+
+async def test_protected_content_is_recorded_and_cannot_be_forwarded_or_copied(tg: Bot, emu: BotApiEmulator) -> None:
+    card = await tg.send_message(KID, "kartu kasus", protect_content=True)
+    photo = await tg.send_photo(KID, b"\xff\xd8\xff\xe0 bukti", protect_content=True)
+    plain = await tg.send_message(KID, "biasa")
+    assert card.has_protected_content and photo.has_protected_content and not plain.has_protected_content
+    assert [m.protect_content for m in emu.bot_messages(KID)] == [True, True, False]
+    for call in (tg.forward_message, tg.copy_message):
+        for protected in (card, photo):
+            with pytest.raises(BadRequest, match="protected content"):
+                await call(PARENT, KID, protected.message_id)
+    await tg.forward_message(PARENT, KID, plain.message_id)
+    # A press on a protected message carries the flag, so the bot can tell (handlers.common.respond).
+    emu.press(KID, card.message_id, "case:show:1")
+    (press,) = await updates(tg)
+    assert press.callback_query is not None and press.callback_query.message is not None
+    assert press.callback_query.message.has_protected_content
+
+
+async def test_users_send_videos_voice_notes_animations_and_audio(tg: Bot, emu: BotApiEmulator) -> None:
+    sent = [emu.send_media(KID, kind, caption="bukti") for kind in USER_MEDIA_KINDS]
+    delivered = await updates(tg)
+    assert [u.update_id for u in delivered] == [m.update_id for m in sent]
+    for kind, update in zip(USER_MEDIA_KINDS, delivered, strict=True):
+        message = update.message
+        assert message is not None and getattr(message, kind) is not None, kind
+        assert not message.photo and message.document is None
+        assert message.caption == (None if kind == "video_note" else "bukti")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        emu.send_media(KID, "photo")

@@ -237,7 +237,7 @@ async def test_report_indicators_and_the_response_median(session: AsyncSession) 
             code=code, category=category, reporter_kind="self", urgent=False, kecamatan=kecamatan, place="school",
             happened="today", description="x", language="id", follow_up=False,
             status="closed" if outcome else "open", outcome=outcome, created_at=NOV_15,
-            first_response_at=NOV_15 + timedelta(hours=response_hours) if response_hours is not None else None,
+            first_response_seconds=int(response_hours * 3600) if response_hours is not None else None,
             closed_at=NOV_15 + timedelta(days=1) if outcome else None,
         )
 

@@ -144,9 +144,20 @@ def test_shipped_bank_is_valid_and_big_enough() -> None:
     bank = load_quiz_bank(QUIZ_DIR)
     assert len(bank.topics) >= 6, [t.key for t in bank.topics]
     assert len(bank.questions) >= 60
-    for band in ("u10", "10_12", "13_15", "16_17", "adult"):
-        for topic in bank.topics:
-            assert len(bank.eligible(topic.key, band)) >= 5, (topic.key, band)
+
+
+def test_every_topic_mix_fills_a_whole_quiz_for_every_age_band() -> None:
+    """A child picks one topic or the mix; each age band must still get a full quiz of new questions."""
+    from content.quizzes import AGE_BANDS
+    from handlers.quizzes import QUIZ_LENGTH
+
+    bank = load_quiz_bank(QUIZ_DIR)
+    mixes = [t.key for t in bank.topics] + [None]  # None: the mixed quiz
+    for band in (*AGE_BANDS, None):
+        for topic in mixes:
+            assert len(bank.eligible(topic, band)) >= QUIZ_LENGTH == 7, (topic, band)
+            picked = bank.pick(topic, band, QUIZ_LENGTH)
+            assert len({q.id for q in picked}) == QUIZ_LENGTH and all(q.suits(band) for q in picked), (topic, band)
 
 
 def test_options_are_shown_shuffled_but_stably_within_a_quiz() -> None:
@@ -159,3 +170,16 @@ def test_options_are_shown_shuffled_but_stably_within_a_quiz() -> None:
     assert len(orders) > 6 and all(sorted(o) == [0, 1, 2, 3] for o in orders)
     firsts = {display_order(str(key), question).index(question.correct) for key in range(40)}
     assert firsts == {0, 1, 2, 3}  # the right answer can be behind any letter
+
+
+def test_sextortion_question_never_tells_a_child_to_keep_the_photo() -> None:
+    """online-06 is safety-critical (content review): screenshot the threat, never keep or send the photo."""
+    question = load_quiz_bank(QUIZ_DIR).questions["online-06"]
+    right, why = question.options[question.correct]["id"], question.explanation["id"]
+    assert "Simpan bukti" not in right and "jangan bayar" in right.casefold() and "SAPA 129" in right
+    assert "jangan simpan atau teruskan fotonya" in why and "termasuk bot ini" in why
+    assert "never keep or forward the photo" in question.explanation["en"]
+
+
+def test_time_bound_award_question_is_marked_for_recheck() -> None:
+    assert "RE-CHECK after each KLA award round" in load_quiz_bank(QUIZ_DIR).questions["kla-08"].source

@@ -28,7 +28,7 @@ def draft(**changes: object) -> reports.ReportDraft:
 
 
 async def submit(session: AsyncSession, *, follow_up: bool = True, at=NOW, **changes: object) -> Report:  # type: ignore[no-untyped-def]
-    route = crypto.seal_route(SECRET, 777) if follow_up else None
+    route = crypto.route_sealer(SECRET, 777) if follow_up else None
     return await reports.submit_report(session, draft=draft(**changes), regions=REGIONS, reply_route=route, now=at)
 
 
@@ -62,6 +62,32 @@ def test_every_category_and_place_maps_to_simfoni() -> None:
     assert set(reports.CATEGORIES.values()) <= {"fisik", "psikis", "seksual", "eksploitasi", "tppo", "penelantaran", "lainnya"}
     assert reports.simfoni_type("sexual") == "seksual" and reports.simfoni_place("home") == "rumah_tangga"
     assert reports.simfoni_place("public") == "fasilitas_umum" and reports.simfoni_type("smoke_free") == "lainnya"
+
+
+@pytest.mark.parametrize("category", sorted(reports.NO_PHOTO_CATEGORIES))
+async def test_sexual_violence_and_exploitation_reports_never_keep_photos(session: AsyncSession, category: str) -> None:
+    assert not reports.takes_photos(category) and reports.takes_photos("physical")
+    with pytest.raises(reports.ReportInvalid):
+        await submit(session, category=category, evidence=("AgAC-photo-1",))
+    assert (await session.scalars(select(ReportEvidence))).all() == []
+    await submit(session, category=category)  # in words only: fine
+
+
+async def test_opening_the_evidence_is_audited_and_nothing_is_written_for_no_photos_or_no_case(
+    session: AsyncSession,
+) -> None:
+    with_photos = await submit(session, evidence=("AgAC-photo-1", "AgAC-photo-2"))
+    without = await submit(session)
+    assert with_photos.id is not None and without.id is not None
+    files = await reports.open_evidence(session, report_id=with_photos.id, staff_id=STAFF, now=NOW)
+    assert files == ["AgAC-photo-1", "AgAC-photo-2"]
+    assert await reports.open_evidence(session, report_id=without.id, staff_id=STAFF, now=NOW) == []
+    with pytest.raises(reports.ReportUnknown):
+        await reports.open_evidence(session, report_id=without.id + 99, staff_id=STAFF, now=NOW)
+    entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action == reports.EVIDENCE_VIEW))).all()
+    assert [(e.actor_telegram_id, e.subject) for e in entries] == [(STAFF, f"report:{with_photos.id}")]
+    detail = await reports.get_case(session, report_id=with_photos.id)
+    assert [h.action for h in detail.history] == [reports.EVIDENCE_VIEW] and detail.views == []
 
 
 async def test_the_reporter_sees_messages_but_never_notes(session: AsyncSession) -> None:
@@ -108,7 +134,9 @@ async def test_staff_actions_are_audited_and_a_closed_case_refuses_more(session:
     detail = await reports.get_case(session, report_id=report.id)
     assert [h.action for h in detail.history] == ["report.ack", "report.assign", "report.refer", "report.close"]
     assert {h.actor_telegram_id for h in detail.history} == {STAFF, STAFF + 1}
-    assert detail.report.first_response_at == later and detail.report.assigned_to == STAFF + 1
+    # The SLA clock became a duration and its precise start is gone (db/grain.py).
+    assert detail.report.first_response_seconds == 7 * 60 and detail.report.received_at is None
+    assert detail.report.first_response_at == NOW.replace(minute=0) and detail.report.assigned_to == STAFF + 1
     assert (detail.report.status, detail.report.outcome, detail.report.referred_to) == ("closed", "referred", "uptd_ppa")
     with pytest.raises(reports.ReportClosed):
         await reports.acknowledge(session, report_id=report.id, staff_id=STAFF, now=later)

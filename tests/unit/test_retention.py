@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import handlers.retention
 from bot.config import load_settings
 from bot.services import Services, build_services
-from db import crypto, events, outbox, reports, users
+from db import crypto, events, grain, outbox, reports, users
 from db.events import EventDraft
 from db.indicators import Period, compute
 from db.models import AuditEntry, Delivery, Report, ReportEvidence, ReportMessage, Role, User
@@ -59,8 +59,10 @@ async def notices(services: Services, telegram_id: int) -> list[Delivery]:
 
 async def test_the_notice_goes_out_once_on_the_day_in_the_users_language(services: Services) -> None:
     await account(services, 11, language="en")
-    assert (await run_retention(services, now=NOTICE_AT - timedelta(seconds=1))).notified == 0
-    run = await run_retention(services, now=NOTICE_AT)
+    # Activity is kept as a day (db/grain.py), so idle time is counted in whole local days: the
+    # notice goes out from the first moment of the 700th day, not a second before.
+    assert (await run_retention(services, now=grain.day(NOTICE_AT) - timedelta(seconds=1))).notified == 0
+    run = await run_retention(services, now=grain.day(NOTICE_AT))
     assert (run.notified, run.erased) == (1, 0)
     for later in (NOTICE_AT + timedelta(hours=1), NOTICE_AT + 10 * DAY):
         assert (await run_retention(services, now=later)).notified == 0
@@ -74,9 +76,9 @@ async def test_the_notice_goes_out_once_on_the_day_in_the_users_language(service
 async def test_erased_on_the_last_day_not_before(services: Services) -> None:
     await account(services, 12)
     await run_retention(services, now=NOTICE_AT)
-    assert (await run_retention(services, now=ERASE_AT - timedelta(seconds=1))).erased == 0
+    assert (await run_retention(services, now=grain.day(ERASE_AT) - timedelta(seconds=1))).erased == 0
     assert await exists(services, 12)
-    assert (await run_retention(services, now=ERASE_AT)).erased == 1
+    assert (await run_retention(services, now=grain.day(ERASE_AT))).erased == 1
     assert not await exists(services, 12)
     assert await notices(services, 12) == []  # the notice went with the account (cascade)
 
@@ -185,9 +187,9 @@ async def a_case(services: Services, *, close_at: datetime | None, category: str
             evidence=("photo-file-id-1",),
         )
         report = await reports.submit_report(session, draft=draft, regions=services.regions.kecamatan,
-                                             reply_route=crypto.seal_route(SECRET, 777), now=NOW)
+                                             reply_route=crypto.route_sealer(SECRET, 777), now=NOW)
         assert report.id is not None
-        await outbox.enqueue(session, alert_rows(services, report, ["photo-file-id-1"], now=NOW))
+        await outbox.enqueue(session, alert_rows(services, report, now=NOW))
         _, reply = await reports.add_staff_message(session, report_id=report.id, staff_id=32, text="Kami dengar.",
                                                    note=False, now=NOW + timedelta(hours=2))
         await outbox.enqueue(session, [outbox.new_row(kind="case_reply", text="Kami dengar.", now=NOW,
@@ -244,9 +246,11 @@ async def test_old_closed_cases_lose_text_evidence_messages_and_route_not_their_
             assert other is not None and other.description.startswith("Aku dipukul")
         texts = (await session.scalars(select(Delivery.text).where(Delivery.kind.startswith("case_")))).all()  # type: ignore[attr-defined]
         files = (await session.scalars(select(Delivery.media_file_id).where(Delivery.kind == "case_evidence"))).all()
-    # Two cases keep their alert, photo and reply in the outbox; nothing of the old one is left.
-    assert len(texts) == 6 and len(files) == 2
-    assert sum("kelas 7B" in text for text in texts) == 2
+    # Two cases keep their short alert and reply in the outbox; nothing of the old one is left.
+    # (Evidence never goes to the outbox: staff open it in their private chat.)
+    assert len(texts) == 4 and files == []
+    assert not any(f"#{old}" in text for text in texts)
+    assert all(any(f"#{kept}" in text for text in texts) for kept in (recent, still_open))
 
 
 async def test_messages_to_a_chat_no_account_links_to_go_after_30_days(services: Services) -> None:

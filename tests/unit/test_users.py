@@ -1,6 +1,6 @@
 """Accounts: onboarding order, what a pending child's row may hold, erasure, admins."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -82,9 +82,14 @@ async def test_ensure_admins_creates_and_promotes(session: AsyncSession) -> None
     assert await users.ensure_admins(session, telegram_ids=[10, 11], language="id", now=NOW) == 0
 
 
-async def test_touch_writes_at_most_hourly(session: AsyncSession) -> None:
+async def test_touch_keeps_only_the_day(session: AsyncSession) -> None:
+    # NOW is 10:00 WITA; a stored day starts at midnight WITA (16:00 UTC the day before).
+    midnight_wita = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
     user = await make_user(session, 12)
-    await users.touch(session, user=user, now=NOW + timedelta(minutes=30))
-    assert user.last_seen_at == NOW
-    await users.touch(session, user=user, now=NOW + timedelta(hours=2))
-    assert user.last_seen_at == NOW + timedelta(hours=2)
+    assert user.last_seen_at == midnight_wita
+    assert user.created_at == datetime(2026, 10, 31, 16, 0, tzinfo=UTC)  # joining: the month (1 Nov WITA)
+    assert not users.touch_due(user, NOW + timedelta(hours=13))  # 23:00 WITA: same day, no write
+    await users.touch(session, user=user, now=NOW + timedelta(hours=14, minutes=7))  # 00:07 WITA
+    assert user.last_seen_at == midnight_wita + timedelta(days=1)
+    stored = await session.scalar(select(User.last_seen_at).where(User.id == user.id))
+    assert stored == midnight_wita + timedelta(days=1)
