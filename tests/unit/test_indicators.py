@@ -128,7 +128,7 @@ async def test_xlsx_lists_each_broadcast_with_its_figures(session: AsyncSession,
     from db.broadcasts import Audience
 
     await data(session)
-    await broadcasts.create(session, author_telegram_id=5, text="x", audience=Audience(), schedule="now", now=NOV_15, tz=WITA)
+    await broadcasts.create(session, author_telegram_id=999_999, text="x", audience=Audience(), schedule="now", now=NOV_15, tz=WITA)
     [run_id] = await broadcasts.fire_due(session, now=NOV_15, tz=WITA, quiet=None)
     claimed = await outbox.claim_batch(session, now=NOV_15, limit=100)
     await outbox.record_outcomes(
