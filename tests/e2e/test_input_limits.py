@@ -123,6 +123,8 @@ async def test_case_note_that_is_a_photo_is_asked_again_as_text(bot: BotHarness)
 
 async def test_broadcast_limit_counts_the_text_people_see_and_a_sticker_is_answered(bot: BotHarness) -> None:
     await bot.user(FAC, role="facilitator")
+    await bot.user(STAFF, role="staff")
+    await bot.send(STAFF, f"/wilayah {FAC} Balikpapan Kota")  # a facilitator composes only within an area
     await bot.send(FAC, "/siaran")
     await bot.press(FAC, "➕ Siaran baru")
     mark = bot.emu.mark()
