@@ -114,6 +114,9 @@ class WebhookReceiver:
         data = _update_object(body)
         if data is None:
             return web.Response(status=400)
+        if _private_chat_not_sender(data):
+            logger.warning("webhook request refused: a private chat that is not its sender's")
+            return web.Response(status=400)
         if self.router is not None and FORWARDED_HEADER not in request.headers:
             owner = self.router.owner(data)
             if owner != self.router.self_url and await self.router.forward(owner, body):
@@ -125,6 +128,23 @@ class WebhookReceiver:
             return web.Response(status=400)
         await self.app.update_queue.put(update)
         return web.Response(status=200)
+
+
+def _private_chat_not_sender(update: dict[str, Any]) -> bool:
+    """True for an update Telegram never sends: a private chat whose id is not its sender's.
+
+    A private chat's id is the user's id. A forged one (from a peer, or anyone holding the
+    secret) could otherwise act in one person's chat as another, e.g. read their /status answer.
+    """
+    for value in update.values():
+        if not isinstance(value, dict):
+            continue
+        inner = value.get("message")  # a callback query's chat is on its message
+        chat = value.get("chat") or (inner.get("chat") if isinstance(inner, dict) else None)
+        sender = value.get("from")
+        if isinstance(chat, dict) and chat.get("type") == "private" and isinstance(sender, dict):
+            return chat.get("id") != sender.get("id")
+    return False
 
 
 def _update_object(body: bytes) -> dict[str, Any] | None:

@@ -189,6 +189,24 @@ async def test_a_wrong_or_missing_secret_is_refused_and_nothing_is_processed(hoo
     assert "Pilih bahasa" in reply.text
 
 
+async def test_a_private_update_whose_chat_is_not_its_sender_is_refused(hook: WebhookBot) -> None:
+    # Someone holding the secret (or a peer) poses as user 101 in STRANGER's private chat: the bot
+    # would answer in STRANGER's chat with 101's account. Telegram never sends such an update.
+    hook.emu.add_user(STRANGER, first_name="Mallory")
+    forged = json.loads(forged_start(990010))
+    forged["message"]["from"] = {"id": 101, "is_bot": False, "first_name": "Ana"}
+    assert await hook.post(json.dumps(forged), secret=webhook_secret_token(SECRET_KEY)) == 400
+    forged_press = {"update_id": 990011, "callback_query": {
+        "id": "q1", "chat_instance": "c", "data": "menu:main",
+        "from": {"id": 101, "is_bot": False, "first_name": "Ana"},
+        "message": {"message_id": 1, "date": 1795000000, "text": "x",
+                    "chat": {"id": STRANGER, "type": "private", "first_name": "Mallory"}}}}
+    assert await hook.post(json.dumps(forged_press), secret=webhook_secret_token(SECRET_KEY)) == 400
+    assert "Pilih bahasa" in (await hook.send(101, "/start")).text  # the genuine one still works
+    assert hook.emu.bot_messages(STRANGER) == []
+    assert await hook.post(forged_start(990012), secret=webhook_secret_token(SECRET_KEY)) == 200
+
+
 async def test_an_update_posted_again_is_answered_once(hook: WebhookBot) -> None:
     # Telegram posts an update again when it thinks the first POST failed.
     hook.emu.add_user(STRANGER, first_name="Mallory")
