@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     RETENTION_INACTIVE_DAYS: int = Field(default=730, ge=90, le=3650)
     RETENTION_NOTICE_DAYS: int = Field(default=30, ge=1, le=90)
     RETENTION_CLOSED_CASE_DAYS: int = Field(default=365, ge=30, le=3650)
+    RETENTION_EVIDENCE_DAYS: int = Field(default=30, ge=1, le=3650)
 
     @field_validator("TELEGRAM_BOT_TOKEN", "SECRET_KEY", "STAFF_CHAT_ID", mode="before")
     @classmethod
@@ -135,6 +136,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "RETENTION_NOTICE_DAYS: expected fewer days than RETENTION_INACTIVE_DAYS "
                 f"({self.RETENTION_INACTIVE_DAYS})"
+            )
+        if self.RETENTION_EVIDENCE_DAYS > self.RETENTION_CLOSED_CASE_DAYS:
+            raise ValueError(
+                "RETENTION_EVIDENCE_DAYS: expected at most RETENTION_CLOSED_CASE_DAYS "
+                f"({self.RETENTION_CLOSED_CASE_DAYS})"
             )
         return self
 

@@ -1,11 +1,14 @@
 """Data retention (UU 27/2022 Art. 16, 43-44): erase idle accounts, strip old closed cases.
 
-Three rules; the periods of the first two are settings (bot/config.py, `RETENTION_*`):
+Four rules; the periods of the first three are settings (bot/config.py, `RETENTION_*`):
 
 - An account nobody has used for `inactive_days` is erased, but only after a notice queued at
   least `notice_days` earlier; any update from the user moves `last_seen_at` past the notice,
   which cancels it. Only accounts people made themselves (child, parent, or onboarding never
   finished) are erased this way; invited roles are not (see `ERASABLE_ROLES`).
+- A closed case's evidence photos (their Telegram file ids) go `evidence_days` after closing:
+  a file id names the child's own message, so it is kept only while staff may still need to
+  look (a reopened question, a referral); nothing else of the case changes then.
 - A case closed more than `closed_case_days` ago loses everything that could tell a story or
   lead to a person (text, evidence file ids, messages and notes, the assigned staff member,
   the outbox copies of all these). What the KLA indicators count stays: category, place,
@@ -51,6 +54,7 @@ class RetentionPolicy:
     inactive_days: int
     notice_days: int
     closed_case_days: int
+    evidence_days: int = 30
 
     @property
     def inactive(self) -> timedelta:
@@ -61,6 +65,11 @@ class RetentionPolicy:
     def notice(self) -> timedelta:
         """How long before the erasure the user is told."""
         return timedelta(days=self.notice_days)
+
+    @property
+    def evidence(self) -> timedelta:
+        """Time after closing when a case's evidence file ids are deleted."""
+        return timedelta(days=self.evidence_days)
 
     @property
     def closed_case(self) -> timedelta:
@@ -133,6 +142,15 @@ async def due_for_erasure(
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
+
+
+async def drop_closed_case_evidence(session: AsyncSession, *, policy: RetentionPolicy, now: datetime) -> int:
+    """Delete the evidence of cases closed more than `evidence_days` ago; return how many photos."""
+    closed = select(Report.id).where(
+        Report.status == ReportStatus.CLOSED, Report.closed_at <= now - policy.evidence,  # type: ignore[operator]
+    )
+    result = await session.execute(delete(ReportEvidence).where(ReportEvidence.report_id.in_(closed)))  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def anonymise_closed_cases(session: AsyncSession, *, policy: RetentionPolicy, now: datetime) -> int:

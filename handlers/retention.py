@@ -31,6 +31,7 @@ class RetentionRun:
     erased: int
     anonymised: int
     purged: int
+    evidence: int = 0  # photos of closed cases deleted
 
 
 def policy_of(settings: Settings) -> RetentionPolicy:
@@ -39,6 +40,7 @@ def policy_of(settings: Settings) -> RetentionPolicy:
         inactive_days=settings.RETENTION_INACTIVE_DAYS,
         notice_days=settings.RETENTION_NOTICE_DAYS,
         closed_case_days=settings.RETENTION_CLOSED_CASE_DAYS,
+        evidence_days=settings.RETENTION_EVIDENCE_DAYS,
     )
 
 
@@ -78,16 +80,17 @@ async def run_retention(services: Services, *, now: datetime) -> RetentionRun:
         if len(people) < BATCH:
             break
     async with services.db() as session:
+        evidence = await retention.drop_closed_case_evidence(session, policy=policy, now=now)
         anonymised = await retention.anonymise_closed_cases(session, policy=policy, now=now)
         purged = await retention.purge_unlinked_messages(session, now=now)
-        run = RetentionRun(notified=notified, erased=erased, anonymised=anonymised, purged=purged)
+        run = RetentionRun(notified=notified, erased=erased, anonymised=anonymised, purged=purged, evidence=evidence)
         await audit.record(
             session, actor_telegram_id=None, action="retention.run", now=now,
-            detail=f"notified={notified} erased={erased} anonymised={anonymised} purged={purged}",
+            detail=f"notified={notified} erased={erased} anonymised={anonymised} purged={purged} evidence={evidence}",
         )
     services.wake_delivery()
-    logger.info("retention: %d notified, %d erased, %d cases anonymised, %d old messages purged",
-                notified, erased, anonymised, purged)
+    logger.info("retention: %d notified, %d erased, %d cases anonymised, %d old messages purged, "
+                "%d evidence photos deleted", notified, erased, anonymised, purged, evidence)
     return run
 
 

@@ -95,6 +95,7 @@ def facts() -> dict[str, Any]:
         "inactive_days": fields["RETENTION_INACTIVE_DAYS"].default,
         "notice_days": fields["RETENTION_NOTICE_DAYS"].default,
         "closed_case_days": fields["RETENTION_CLOSED_CASE_DAYS"].default,
+        "evidence_days": fields["RETENTION_EVIDENCE_DAYS"].default,
         "unlinked_message_days": retention.UNLINKED_MESSAGE_DAYS,
         "erasable_roles": " or ".join(retention.ERASABLE_ROLES),
         "consent_link_days": consent.LINK_TTL.days,

@@ -85,3 +85,34 @@ async def test_a_closed_month_keeps_its_figures_after_an_account_is_erased(bot: 
     assert await _export_last_month(bot) == before
     total = next(r for r in before if r[0] == "users_registered" and r[3] == "ALL" and r[5] == "ALL")
     assert total[-1] == "7"
+
+
+async def test_no_export_carries_an_evidence_file_id(bot: BotHarness) -> None:
+    # A file id names the child's own message: it must never leave the bot in a file.
+    import zipfile
+
+    from sqlalchemy import select
+
+    from db.models import ReportEvidence
+    from tests.e2e.test_reports import walk
+
+    await walk(bot, photos=1)
+    async with bot.services.db() as session:
+        file_ids = list((await session.scalars(select(ReportEvidence.file_id))).all())
+    assert file_ids
+    await bot.user(STAFF, role="staff")
+    contents: list[str] = []
+    for button in ("📄 CSV", "📗 XLSX"):
+        await bot.send(STAFF, "/ekspor")
+        await bot.press(STAFF, "📅 Bulan ini")
+        mark = bot.emu.mark()
+        bot.emu.press_button(STAFF, button)
+        await bot.emu.wait_for(lambda since=mark: any(m.kind == "document" for m in bot.emu.bot_messages_since(since, STAFF)))
+        path = bot.emu.saved_files[-1]
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as book:
+                contents += [book.read(name).decode("utf-8", "replace") for name in book.namelist()]
+        else:
+            contents.append(path.read_text(encoding="utf-8"))
+    assert len(contents) > 1
+    assert not any(file_id in text for file_id in file_ids for text in contents)

@@ -93,3 +93,12 @@ def test_retention_defaults_and_the_notice_must_come_before_the_erasure(
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, monkeypatch, RETENTION_INACTIVE_DAYS="90", RETENTION_NOTICE_DAYS="90")
     assert str(caught.value) == "RETENTION_NOTICE_DAYS: expected fewer days than RETENTION_INACTIVE_DAYS (90)"
+
+
+def test_evidence_is_kept_30_days_after_closing_and_never_longer_than_the_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load(tmp_path, monkeypatch).RETENTION_EVIDENCE_DAYS == 30
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, monkeypatch, RETENTION_EVIDENCE_DAYS="400")
+    assert str(caught.value) == "RETENTION_EVIDENCE_DAYS: expected at most RETENTION_CLOSED_CASE_DAYS (365)"

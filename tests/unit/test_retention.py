@@ -160,7 +160,7 @@ async def test_each_run_is_audited_with_counts_only(services: Services) -> None:
         entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.run")
                                          .order_by(AuditEntry.id))).all()
     assert [e.detail for e in entries] == [
-        "notified=0 erased=0 anonymised=0 purged=0", "notified=1 erased=0 anonymised=0 purged=0",
+        "notified=0 erased=0 anonymised=0 purged=0 evidence=0", "notified=1 erased=0 anonymised=0 purged=0 evidence=0",
     ]
     assert all(e.actor_telegram_id is None and e.subject is None for e in entries)
 
@@ -240,8 +240,10 @@ async def test_old_closed_cases_lose_text_evidence_messages_and_route_not_their_
             ) or 0)
 
         assert (await count(ReportEvidence, old), await count(ReportMessage, old)) == (0, 0)
+        # The recent case's photos went 30 days after it closed; the open case keeps its own.
+        assert (await count(ReportEvidence, recent), await count(ReportEvidence, still_open)) == (0, 1)
         for kept in (recent, still_open):
-            assert (await count(ReportEvidence, kept), await count(ReportMessage, kept)) == (1, 3)
+            assert await count(ReportMessage, kept) == 3
             other = await session.get(Report, kept)
             assert other is not None and other.description.startswith("Aku dipukul")
         texts = (await session.scalars(select(Delivery.text).where(Delivery.kind.startswith("case_")))).all()  # type: ignore[attr-defined]
@@ -251,6 +253,25 @@ async def test_old_closed_cases_lose_text_evidence_messages_and_route_not_their_
     assert len(texts) == 4 and files == []
     assert not any(f"#{old}" in text for text in texts)
     assert all(any(f"#{kept}" in text for text in texts) for kept in (recent, still_open))
+
+
+async def test_evidence_goes_30_days_after_closing_and_nothing_else_of_the_case(services: Services) -> None:
+    # A photo's file id names the child's own message: kept only while staff may still look.
+    closed_at = NOW + 3 * DAY
+    closed = await a_case(services, close_at=closed_at)
+    still_open = await a_case(services, close_at=None)
+
+    async def photos(report_id: int) -> int:
+        async with services.db() as session:
+            return len(await reports.open_evidence(session, report_id=report_id, staff_id=32, now=NOW))
+
+    assert (await run_retention(services, now=closed_at + 30 * DAY - timedelta(seconds=1))).evidence == 0
+    assert await photos(closed) == 1
+    assert (await run_retention(services, now=closed_at + 30 * DAY)).evidence == 1
+    assert (await photos(closed), await photos(still_open)) == (0, 1)
+    async with services.db() as session:
+        case = await session.get(Report, closed)
+        assert case is not None and case.description.startswith("Aku dipukul") and case.anonymised_at is None
 
 
 async def test_messages_to_a_chat_no_account_links_to_go_after_30_days(services: Services) -> None:
