@@ -232,7 +232,7 @@ async def test_a_physical_violence_report_asks_for_screenshots_and_warns_against
     step = [m for m in bot.emu.bot_messages(REPORTER) if "Punya foto atau tangkapan layar" in m.text][0]
     assert NO_NUDES in step.text and "walaupun itu fotomu sendiri" in step.text
     assert "petugas akan membantu" in step.text and "nama akun pelaku boleh dikirim" in step.text
-    assert "Kekerasan fisik" in summary.plain_text
+    assert "Kekerasan fisik" in summary.plain_text and "Foto: 1\nBoleh dibalas" in summary.plain_text
     await send_report(bot)
     async with bot.services.db() as session:
         assert len((await session.scalars(select(ReportEvidence))).all()) == 1
@@ -242,7 +242,8 @@ async def test_a_physical_violence_report_asks_for_screenshots_and_warns_against
 async def test_a_sexual_violence_or_exploitation_report_has_no_photo_step_and_says_why(
     bot: BotHarness, category: str,
 ) -> None:
-    await to_summary(bot, category=category)
+    summary = await to_summary(bot, category=category)
+    assert "Foto" not in summary.plain_text  # no "Photos: 0" where photos are never asked for
     [why] = [m for m in bot.emu.bot_messages(REPORTER) if "tidak meminta foto" in m.text]
     for advice in ("Simpan pesan ancamannya", "tangkapan layar nama akunnya", "Jangan kirim foto apa pun lagi",
                    "jangan membayar", "Blokir akunnya", "orang dewasa yang kamu percaya", "SAPA 129",
