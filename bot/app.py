@@ -21,8 +21,8 @@ from bot.services import Services, build_services
 from bot.telegram_bot import ForumBot
 from bot.telegram_request import AiohttpRequest
 from bot.updates import PerUserUpdateProcessor
-from db import users
-from handlers.commands import publish_defaults
+from db import roles
+from handlers.commands import publish_defaults, publish_for_user
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +89,16 @@ async def _post_init(app: BotApplication) -> None:
     me = await app.bot.get_me()
     services.bot_username = me.username or services.bot_username
     async with services.db() as session:
-        await users.ensure_admins(
+        # ADMIN_IDS added and removed (db/roles.py): audited, and each changed menu published.
+        changed = await roles.sync_admins(
             session,
             telegram_ids=services.settings.ADMIN_IDS,
             language=services.settings.DEFAULT_LOCALE,
             now=services.now(),
         )
     await publish_defaults(app.bot, services.renderer, services.settings.DEFAULT_LOCALE)
+    for user in changed:
+        await publish_for_user(app.bot, services.renderer, user)
     if app.bot_data[RUN_JOBS_KEY] and services.delivery is not None:
         # Our own task (post_init runs before the Application is running); post_stop awaits it.
         app.bot_data[DELIVERY_TASK_KEY] = asyncio.create_task(services.delivery.run(), name="delivery")

@@ -305,33 +305,127 @@ def admin() -> None:
     """Roles and invites."""
 
 
+def _admin_services(settings: Settings) -> Any:
+    from bot.services import build_services
+
+    return build_services(settings)  # the renderer of command menus, and the bot's time zone for months
+
+
+async def _publish_menus(settings: Settings, renderer: Any, people: list[Any]) -> str | None:
+    """Show these people the command menu of their new role; return why not, if it failed."""
+    if not people:
+        return None
+    if not settings.TELEGRAM_BOT_TOKEN:
+        return "TELEGRAM_BOT_TOKEN is not set"
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    from handlers.commands import publish_for_user
+
+    try:
+        async with Bot(settings.TELEGRAM_BOT_TOKEN, base_url=settings.TELEGRAM_API_BASE_URL) as bot:
+            for person in people:
+                await publish_for_user(bot, renderer, person)
+    except TelegramError as exc:
+        return str(exc).replace(settings.TELEGRAM_BOT_TOKEN, "***")
+    return None
+
+
+def _menu_note(telegram_id: int, problem: str | None) -> None:
+    if problem is not None:
+        click.echo(f"note: the Telegram command menu of {telegram_id} was not updated ({problem}); "
+                   "the commands of the role are checked on every message anyway", err=True)
+
+
 @admin.command("add")
 @click.argument("telegram_id", type=click.IntRange(min=1))
 def admin_add(telegram_id: int) -> None:
-    """Make a Telegram user an admin."""
+    """Make a Telegram user an admin (kept until `admin revoke`, whatever ADMIN_IDS says)."""
     settings = _settings()
     _upgrade(settings)
 
-    async def work() -> int:
-        from db import audit, users
-        from db.engine import make_engine, session_factory
+    async def work() -> tuple[bool, str | None]:
+        from db import roles, users
         from db.types import utcnow
 
-        engine = make_engine(settings.DATABASE_URL)
+        services = _admin_services(settings)
         try:
-            async with session_factory(engine)() as session:
-                changed = await users.ensure_admins(
-                    session, telegram_ids=[telegram_id], language=settings.DEFAULT_LOCALE, now=utcnow()
+            async with services.db() as session:
+                changed = await roles.add_admin(
+                    session, telegram_id=telegram_id, language=settings.DEFAULT_LOCALE, now=utcnow()
                 )
-                await audit.record(
-                    session, actor_telegram_id=None, action="admin.add", subject=str(telegram_id), now=utcnow()
-                )
-                return changed
+                person = await users.get_user(session, telegram_id=telegram_id)
+            problem = await _publish_menus(settings, services.renderer, [person] if changed else [])
+            return changed, problem
         finally:
-            await engine.dispose()
+            await services.engine.dispose()
 
-    changed = _run(work)
+    changed, problem = _run(work)
     click.echo(f"{telegram_id} is {'now' if changed else 'already'} an admin")
+    _menu_note(telegram_id, problem)
+
+
+@admin.command("revoke")
+@click.argument("telegram_id", type=click.IntRange(min=1))
+def admin_revoke(telegram_id: int) -> None:
+    """Take a facilitator, staff or admin role back; their open cases return to the queue."""
+    settings = _settings()
+    _upgrade(settings)
+
+    async def work() -> tuple[Any, str | None]:
+        from db import roles
+        from db.invites import RoleRefused
+        from db.types import utcnow
+
+        services = _admin_services(settings)
+        try:
+            try:
+                async with services.db() as session:
+                    revoked = await roles.revoke(session, telegram_id=telegram_id, actor_telegram_id=None, now=utcnow())
+            except RoleRefused as exc:
+                if exc.code == "revoke_unknown":
+                    raise CliError(f"no account with Telegram id {telegram_id}") from None
+                raise CliError(f"{telegram_id} holds no facilitator, staff or admin role to take back") from None
+            return revoked, await _publish_menus(settings, services.renderer, [revoked.user])
+        finally:
+            await services.engine.dispose()
+
+    revoked, problem = _run(work)
+    now_as = "a child's account" if revoked.new_role == "child" else "a parent/guardian account"
+    click.echo(f"{telegram_id}: {revoked.old_role} role taken back; now {now_as}; "
+               f"{revoked.cases_returned} open case(s) back in the queue")
+    if revoked.old_role == "admin" and telegram_id in settings.ADMIN_IDS:
+        click.echo(f"warning: {telegram_id} is still in ADMIN_IDS and becomes an admin again at the next start; "
+                   "remove it there", err=True)
+    if revoked.old_role == "admin" and revoked.admins_left == 0:
+        click.echo("warning: no admin is left; `forum-anak admin add TELEGRAM_ID` makes one", err=True)
+    _menu_note(telegram_id, problem)
+
+
+@admin.command("list")
+def admin_list() -> None:
+    """Print every facilitator, staff member and admin: Telegram id, role, since (month), how."""
+    settings = _settings()
+    _upgrade(settings)
+
+    async def work() -> list[Any]:
+        from db import roles
+
+        services = _admin_services(settings)
+        try:
+            async with services.db(commit=False) as session:
+                return await roles.list_holders(session)
+        finally:
+            await services.engine.dispose()
+
+    holders = _run(work)
+    if not holders:
+        click.echo("no facilitators, staff or admins")
+        return
+    how = {"invite": "invite code", "admin_ids": "ADMIN_IDS", "admin_add": "admin add", "unknown": "-"}
+    click.echo(f"{'TELEGRAM_ID':<15} {'ROLE':<12} {'SINCE':<8} VIA")
+    for holder in holders:
+        click.echo(f"{holder.telegram_id:<15} {holder.role:<12} {holder.since:<8} {how.get(holder.via, holder.via)}")
 
 
 @admin.command("invite")

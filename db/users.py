@@ -191,8 +191,14 @@ async def set_subscribed(session: AsyncSession, *, user: User, subscribed: bool)
 
 
 async def set_role(session: AsyncSession, *, user: User, role: str) -> None:
-    """Grant a role (invites and admin commands); profile answers of adults are kept."""
+    """Grant a role (invites and admin commands); profile answers of adults are kept.
+
+    A child's account (its role or its age band) never gets a role that reads or reaches other
+    children's data; db/invites.py refuses such a code kindly before it gets here.
+    """
     if role not in tuple(Role):
+        raise InvalidChoice()
+    if role not in SELF_ROLES and (user.role == Role.CHILD or user.age_band in CHILD_AGE_BANDS):
         raise InvalidChoice()
     user.role = role
     if user.consent_status is None or user.consent_status == ConsentStatus.PENDING:
@@ -215,20 +221,14 @@ async def erase_user(session: AsyncSession, *, user: User) -> None:
 async def ensure_admins(
     session: AsyncSession, *, telegram_ids: Iterable[int], language: str, now: datetime
 ) -> int:
-    """Make sure each id has an admin account; return how many changed."""
-    changed = 0
-    for telegram_id in telegram_ids:
-        user = await get_user(session, telegram_id=telegram_id)
-        if user is None:
-            user = User(telegram_id=telegram_id, language=language, created_at=now, last_seen_at=now)
-        if user.role != Role.ADMIN:
-            user.role = Role.ADMIN
-            user.consent_status = ConsentStatus.NOT_REQUIRED
-            user.consent_method = ConsentMethod.SELF
-            session.add(user)
-            changed += 1
-    await session.flush()
-    return changed
+    """Apply ADMIN_IDS at start (db/roles.sync_admins, audited); return how many accounts changed.
+
+    Listed ids become admins; an admin that ADMIN_IDS made and no longer lists loses the role
+    (one the operator added with `forum-anak admin add` keeps it until `admin revoke`).
+    """
+    from db.roles import sync_admins  # db.roles builds on this module
+
+    return len(await sync_admins(session, telegram_ids=telegram_ids, language=language, now=now))
 
 
 def touch_due(user: User, now: datetime) -> bool:

@@ -65,6 +65,8 @@ COMMAND_CALLBACKS: dict[str, HandlerFn] = {
     "subscribe": basics.subscribe_command,
     "consent": consent.consent_command,
     "invite": roles.invite_command,
+    "roles": roles.roles_command,
+    "revoke": roles.revoke_command,
     "broadcast": broadcasts.broadcast_command,
     "export": indicators.export_command,
     "stats": indicators.stats_command,

@@ -67,6 +67,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("quiz", "kuis", "quiz", Audience.REGISTERED),
     Command("quizstats", "kuis_statistik", "quizstats", Audience.FACILITATOR),
     Command("invite", "undang", "invite", Audience.ADMIN),
+    Command("roles", "peran", "roles", Audience.ADMIN),
+    Command("revoke", "cabut", "revoke", Audience.ADMIN),
 )
 
 

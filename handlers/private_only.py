@@ -73,6 +73,8 @@ FEATURES: dict[str, Place] = {
     "subscribe": _private("the sender's own announcement setting"),
     "consent": _private("a guardian's consent names a child; guardian links carry a token"),
     "invite": _private("it makes invite codes, which are secrets"),
+    "roles": _private("it lists who holds which role, by Telegram id"),
+    "revoke": _private("it takes a person's role away, naming them by Telegram id"),
     "broadcast": _private("drafts, audiences and schedules of announcements before approval"),
     "export": _private("indicator files with figures about children"),
     "stats": _private("figures about children and their reports"),
