@@ -13,6 +13,7 @@ import jinja2
 from content.loaders import CONTENT_DIR, LOCALES, ContentError, load_help_services, load_regions
 from content.quizzes import load_quiz_bank
 from content.render import Renderer
+from content.safety import load_detector
 
 TELEGRAM_TEXT_LIMIT = 4096
 BUTTON_LABEL_LIMIT = 64
@@ -58,6 +59,7 @@ def check_content(root: Path = CONTENT_DIR) -> ContentSummary:
     regions = load_regions(root / "regions" / "balikpapan.yaml")
     services = load_help_services(root / "help" / "services.yaml")
     bank = load_quiz_bank(root / "quizzes")
+    load_detector(root / "safety")  # the crisis phrases and lexicon (content/safety/)
     renderer = Renderer(
         tz=ZoneInfo("Asia/Makassar"),
         templates_dir=root / "templates",

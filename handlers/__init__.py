@@ -19,6 +19,7 @@ from telegram.warnings import PTBUserWarning
 from bot.context import BotContext
 from bot.scheduler import JobSpec
 from content.quizzes import load_quiz_bank
+from content.safety import load_detector
 from db import users
 from handlers import (
     basics,
@@ -165,10 +166,11 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     # A broken quiz bank stops start-up with a message naming the file, question and problem.
     app.bot_data[quizzes.BANK_KEY] = load_quiz_bank()
-    words = crisis.load_crisis_words()
+    detector = load_detector()  # a broken crisis list stops start-up, naming the file
     app.bot_data[flood.GATE_KEY] = flood.new_gate()
-    app.add_handler(flood.handler(crisis.help_filter(words)), group=flood.GROUP)  # drops floods
-    app.add_handler(crisis.handler(words), group=crisis.GROUP)  # sees every private text, stops none
+    app.add_handler(flood.handler(crisis.help_filter(detector), crisis.answer_for(detector)),
+                    group=flood.GROUP)  # drops floods
+    app.add_handler(crisis.handler(detector), group=crisis.GROUP)  # sees every private text, stops none
     app.add_handler(TypeHandler(Update, load_user), group=-1)
     # Nothing private in a group: a group's entry to a private-only feature gets a link and stops
     # here. The first handler of the features' group, so no feature or conversation sees it.

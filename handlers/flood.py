@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -33,8 +33,9 @@ def new_gate(clock: Callable[[], float] = time.monotonic) -> FloodGate:
     return FloodGate(updates=limits.FLOOD_UPDATES, window=limits.FLOOD_WINDOW, clock=clock)
 
 
-def handler(crisis_filter: filters.BaseFilter) -> TypeHandler[Update, BotContext, None]:
-    """The guard; `crisis_filter` tells which dropped messages still need the help numbers."""
+def handler(crisis_filter: filters.BaseFilter,
+            crisis_answer: Callable[[Update, BotContext], Awaitable[None]]) -> TypeHandler[Update, BotContext, None]:
+    """The guard; `crisis_filter` tells which dropped messages still need `crisis_answer`."""
 
     async def guard(update: Update, context: BotContext) -> None:
         sender = update.effective_user
@@ -47,8 +48,8 @@ def handler(crisis_filter: filters.BaseFilter) -> TypeHandler[Update, BotContext
         context.telegram_language = sender.language_code  # no account lookup: it costs a query
         chat = update.effective_chat
         if crisis_filter.check_update(update) and chat is not None and gate.claim_crisis_answer(sender.id):
-            logger.info("crisis words from a flooding user: help numbers sent")
-            await context.bot.send_message(chat.id, context.render("reports/crisis"))
+            logger.info("crisis words from a flooding user: answered")
+            await crisis_answer(update, context)
         elif verdict is Verdict.FIRST_DROP:
             logger.info("flood limit reached: updates dropped until the window ends")
             await _slow_down(update, context)
