@@ -133,7 +133,7 @@ def generate(url: str, users: int, rows: int) -> dict[str, int]:
             kecamatan, kelurahan = regions[rng.randrange(len(regions))]
             moment = _moment(rng)
             closed = rng.random() < 0.8
-            yield {"code": f"R{i:08d}", "category": rng.choice(("bullying", "online", "physical")),
+            yield {"code_hash": f"{i:064x}", "category": rng.choice(("bullying", "online", "physical")),
                    "reporter_kind": "child", "kecamatan": kecamatan, "kelurahan": kelurahan, "place": "school",
                    "happened": "week", "description": "-", "language": "id",
                    "status": "closed" if closed else "new", "outcome": "resolved" if closed else None,

@@ -75,7 +75,7 @@ def generate(url: str, users: int, cases: int) -> None:
         conn.execute(insert(QuizAnswer), [{"attempt_id": a, "question_id": q, "option": 0, "correct": True,
                                            "answered_at": START} for a in attempts for q in "abc"])
         conn.execute(insert(Report), [{
-            "code": f"B{c:03d}-TEST"[:9], "category": "bullying", "reporter_kind": "self", "urgent": False,
+            "code_hash": f"{c:064x}", "category": "bullying", "reporter_kind": "self", "urgent": False,
             "kecamatan": "Balikpapan Kota", "place": "school", "happened": "today", "description": "cerita " * 50,
             "language": "id", "follow_up": False, "status": "closed", "outcome": "resolved",
             "created_at": START, "first_response_seconds": 24 * 3600, "closed_at": START + 2 * DAY,

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 ROUTE_PURPOSE = "report-reply-route/v1"  # the key's label (unchanged: the key is the same)
 RATE_PURPOSE = "report-rate-limit/v1"
+CODE_PURPOSE = "report-code/v1"
 _LEGACY = "v1."  # associated data: the purpose label only (routes sealed before issue 17)
 _VERSION = "v2."  # associated data: the purpose label and what the route is bound to
 _NONCE_BYTES = 12
@@ -43,6 +44,15 @@ def derive_key(secret: str, purpose: str) -> bytes:
 def _derive(secret: str, purpose: str) -> bytes:
     hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"forum-anak/{purpose}".encode())
     return hkdf.derive(secret.encode())
+
+
+def report_code_hash(secret: str, code: str) -> str:
+    """The stored form of a report's reference code: a keyed HMAC-SHA256 (64 hex characters).
+
+    A code has 40 bits: an unkeyed hash would be reversed from a copied database in hours. Keyed,
+    the copy alone opens nothing, and the code itself is shown to the reporter only.
+    """
+    return hmac.new(derive_key(secret, CODE_PURPOSE), code.encode(), hashlib.sha256).hexdigest()
 
 
 def report_binding(report_id: int) -> str:

@@ -381,7 +381,8 @@ class Report(SQLModel, table=True):
     __table_args__ = (Index("ix_reports_open", "status", "urgent", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(sa_column=Column(String(9), unique=True, nullable=False))
+    # The reporter's code only as a keyed hash (db/crypto.report_code_hash): staff see the id.
+    code_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     category: str = Field(max_length=24)
     reporter_kind: str = Field(max_length=12)
     urgent: bool = Field(default=False)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import audit, grain, limits
+from db import audit, crypto, grain, limits
 from db.codes import random_code
 from db.crypto import keyed_digest
 from db.errors import DomainError, InvalidChoice
@@ -167,20 +167,24 @@ async def submit_report(
     draft: ReportDraft,
     regions: dict[str, tuple[str, ...]],
     reply_route: Callable[[int], str] | None,
+    secret: str,
     now: datetime,
-) -> Report:
-    """Store a report with a fresh reference code.
+) -> tuple[Report, str]:
+    """Store a report with a fresh reference code; return it and the code (for the reporter only).
 
-    `reply_route` seals the reporter's chat for the new report's id (db/crypto.route_sealer), so
-    the route opens for this report only; this module never sees the chat.
+    Only a keyed hash of the code is stored (`secret` is SECRET_KEY), so neither staff nor a copy
+    of the database can read a code back. `reply_route` seals the reporter's chat for the new
+    report's id (db/crypto.route_sealer), so the route opens for this report only; this module
+    never sees the chat.
     """
     _validate(draft, regions)
     while True:  # 32^8 codes: a collision is rare, but a second try costs nothing
         code = random_code()
-        if await session.scalar(select(Report.id).where(Report.code == code)) is None:
+        hashed = crypto.report_code_hash(secret, code)
+        if await session.scalar(select(Report.id).where(Report.code_hash == hashed)) is None:
             break
     report = Report(
-        code=code, category=draft.category, reporter_kind=draft.reporter_kind, urgent=draft.urgent,
+        code_hash=hashed, category=draft.category, reporter_kind=draft.reporter_kind, urgent=draft.urgent,
         kecamatan=draft.kecamatan, kelurahan=draft.kelurahan, place=draft.place, happened=draft.happened,
         description=draft.description.strip(), language=draft.language, follow_up=reply_route is not None,
         status=ReportStatus.NEW, created_at=grain.hour(now), received_at=now,
@@ -194,21 +198,22 @@ async def submit_report(
     for file_id in draft.evidence:
         session.add(ReportEvidence(report_id=report.id, file_id=file_id[:200], kind="photo"))
     await session.flush()
-    return report
+    return report, code
 
 
-async def find_by_code(session: AsyncSession, *, code: str) -> Report | None:
+async def find_by_code(session: AsyncSession, *, code: str, secret: str) -> Report | None:
     """Return the report with this (typed) code, if any."""
     normal = normalize_report_code(code)
     if normal is None:
         return None
-    result: Report | None = await session.scalar(select(Report).where(Report.code == normal))
+    hashed = crypto.report_code_hash(secret, normal)
+    result: Report | None = await session.scalar(select(Report).where(Report.code_hash == hashed))
     return result
 
 
-async def open_for_reporter(session: AsyncSession, *, code: str, now: datetime) -> CaseDetail:
+async def open_for_reporter(session: AsyncSession, *, code: str, secret: str, now: datetime) -> CaseDetail:
     """Return what the holder of a code may see: the report and the messages (never notes)."""
-    report = await find_by_code(session, code=code)
+    report = await find_by_code(session, code=code, secret=secret)
     if report is None:
         raise ReportUnknown()
     if report.closed_at is not None and now - report.closed_at > timedelta(days=STATUS_DAYS_AFTER_CLOSE):
@@ -217,9 +222,9 @@ async def open_for_reporter(session: AsyncSession, *, code: str, now: datetime) 
     return CaseDetail(report=report, evidence=[], messages=messages)
 
 
-async def add_reporter_message(session: AsyncSession, *, code: str, text: str, now: datetime) -> Report:
+async def add_reporter_message(session: AsyncSession, *, code: str, secret: str, text: str, now: datetime) -> Report:
     """Add the reporter's answer to their case (only with follow-up, only while open)."""
-    detail = await open_for_reporter(session, code=code, now=now)
+    detail = await open_for_reporter(session, code=code, secret=secret, now=now)
     report = detail.report
     if not report.follow_up:
         raise NoFollowUp()

@@ -37,8 +37,8 @@ def _data(context: BotContext) -> dict[Any, Any]:
     return context.user_data if context.user_data is not None else {}
 
 
-def _prompt(context: BotContext, code: str, note: bool, problem: str | None = None) -> str:
-    return context.render("cases/write_prompt", code=code, note=note, limit=reports.MESSAGE_MAX, problem=problem)
+def _prompt(context: BotContext, number: int | None, note: bool, problem: str | None = None) -> str:
+    return context.render("cases/write_prompt", number=number, note=note, limit=reports.MESSAGE_MAX, problem=problem)
 
 
 async def start_write(update: Update, context: BotContext) -> int:
@@ -58,8 +58,8 @@ async def start_write(update: Update, context: BotContext) -> int:
     except DomainError as exc:
         await refuse(update, context, exc.code)
         return ConversationHandler.END
-    _data(context)[PENDING_KEY] = (report.id, note, report.code)
-    await respond(update, context, _prompt(context, report.code, note), edit=False, protect=True)
+    _data(context)[PENDING_KEY] = (report.id, note)
+    await respond(update, context, _prompt(context, report.id, note), edit=False, protect=True)
     return WRITING
 
 
@@ -72,10 +72,10 @@ async def got_text(update: Update, context: BotContext) -> int:
         _data(context).pop(PENDING_KEY, None)
         await refuse(update, context, "not_allowed")
         return ConversationHandler.END
-    report_id, note, code = pending
+    report_id, note = pending
     text, now, services = message.text.strip(), context.now(), context.services
     if not text or limits.length(text) > reports.MESSAGE_MAX:
-        await respond(update, context, _prompt(context, code, note, "too_long" if text else "required"), protect=True)
+        await respond(update, context, _prompt(context, report_id, note, "too_long" if text else "required"), protect=True)
         return WRITING
     try:
         async with context.db() as session:
@@ -83,7 +83,7 @@ async def got_text(update: Update, context: BotContext) -> int:
                 session, report_id=report_id, staff_id=context.user.telegram_id, text=text, note=note, now=now
             )
             if not note:
-                body = services.renderer.render(report.language, "reports/staff_message", code=report.code, text=text)
+                body = services.renderer.render(report.language, "reports/staff_message", report=report, text=text)
                 await outbox.enqueue(session, [outbox.new_row(
                     kind="case_reply", text=body, now=now, sealed_route=_route_for(context, report, body),
                     source_id=saved.id, dedupe_key=f"case_reply:{saved.id}",
@@ -94,7 +94,7 @@ async def got_text(update: Update, context: BotContext) -> int:
         return ConversationHandler.END
     _data(context).pop(PENDING_KEY, None)
     services.wake_delivery()
-    await respond(update, context, context.render("cases/written", code=report.code, note=note), protect=True)
+    await respond(update, context, context.render("cases/written", number=report.id, note=note), protect=True)
     return ConversationHandler.END
 
 
@@ -114,8 +114,8 @@ async def got_other(update: Update, context: BotContext) -> int:
     pending = _data(context).get(PENDING_KEY)
     if pending is None:
         return ConversationHandler.END
-    _report_id, note, code = pending
-    await respond(update, context, _prompt(context, code, note, "not_text"), protect=True)
+    report_id, note = pending
+    await respond(update, context, _prompt(context, report_id, note, "not_text"), protect=True)
     return WRITING
 
 

@@ -163,7 +163,7 @@ async def cases_command(update: Update, context: BotContext) -> None:
         items = await reports.open_cases(session)
         figures = await reports.figures(session)
     t = context.text
-    rows = [[(t("case.btn.item", mark=_mark(r), number=r.id, code=r.code, category=t(f"rep.cat.{r.category}")),
+    rows = [[(t("case.btn.item", mark=_mark(r), number=r.id, category=t(f"rep.cat.{r.category}")),
               encode("case", "show", r.id))] for r in items]
     text = context.render("cases/list", cases=items, figures=figures)
     await respond(update, context, text, keyboard(rows) if rows else None, protect=True)
@@ -264,7 +264,7 @@ async def on_button(update: Update, context: BotContext) -> None:
         options = reports.REFERRALS if press.action == "refer" else reports.OUTCOMES
         prefix, act = ("case.ref.", "refto") if press.action == "refer" else ("case.out.", "closeas")
         rows = [*in_rows([(t(prefix + o), encode("case", act, report_id, o)) for o in options], 2), back]
-        text = context.render(f"cases/{press.action}_pick", code=report.code)
+        text = context.render(f"cases/{press.action}_pick", number=report.id)
         await respond(update, context, text, keyboard(rows), protect=True)
         return
     if press.action != "show":

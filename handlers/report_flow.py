@@ -258,8 +258,8 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> int:
     sealed = crypto.route_sealer(secret_of(context), chat.id) if draft.follow_up and services.settings.SECRET_KEY else None
     try:
         async with context.db() as session:
-            report = await reports.submit_report(session, draft=final, regions=services.regions.kecamatan,
-                                                 reply_route=sealed, now=now)
+            report, code = await reports.submit_report(session, draft=final, regions=services.regions.kecamatan,
+                                                       reply_route=sealed, secret=secret_of(context), now=now)
             evidence = list(final.evidence)
             await outbox.enqueue(session, cases.alert_rows(services, report, now=now))
     except DomainError as exc:
@@ -269,7 +269,7 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> int:
     _drop(context)
     services.wake_delivery()
     logger.info("report received (urgent=%s, evidence=%d)", report.urgent, len(evidence))
-    text = context.render("reports/submitted", code=report.code, follow_up=report.follow_up)
+    text = context.render("reports/submitted", code=code, follow_up=report.follow_up)
     await respond(update, context, text)
     return ConversationHandler.END
 

@@ -25,7 +25,7 @@ from handlers.callbacks import decode, encode
 from handlers.cases import staff_notice_row
 from handlers.common import answer_query, command_args, keyboard, newest_that_fit, refuse, respond
 from handlers.conversations import leave_fallbacks
-from handlers.report_flow import conversation_data, hourly_limit
+from handlers.report_flow import conversation_data, hourly_limit, secret_of
 
 ANSWERING = 0
 ANSWER_KEY = "report_answer"
@@ -59,7 +59,7 @@ async def _open(update: Update, context: BotContext, code: str) -> reports.CaseD
         return None
     try:
         async with context.db() as session:
-            return await reports.open_for_reporter(session, code=code, now=now)
+            return await reports.open_for_reporter(session, code=code, secret=secret_of(context), now=now)
     except DomainError as exc:
         if isinstance(exc, reports.ReportUnknown):
             limit.hit(update.effective_user.id, now)
@@ -77,12 +77,14 @@ async def status_command(update: Update, context: BotContext) -> None:
     if detail is None:
         return
     report = detail.report
+    code = reports.normalize_report_code(" ".join(args))  # the reporter's own, as typed (not stored)
     rows = []
     if report.follow_up and report.status != "closed":
-        rows.append([(context.text("rep.btn.answer"), encode("rps", "answer", report.code))])
+        rows.append([(context.text("rep.btn.answer"), encode("rps", "answer", code))])
     messages = detail.messages
     text = newest_that_fit(
-        lambda hidden: context.render("reports/status", report=report, messages=messages[hidden:], hidden=hidden),
+        lambda hidden: context.render("reports/status", report=report, code=code, messages=messages[hidden:],
+                                      hidden=hidden),
         len(messages),
     )
     await respond(update, context, text, keyboard(rows) if rows else None)
@@ -99,8 +101,9 @@ async def start_answer(update: Update, context: BotContext) -> int:
     if not report.follow_up or report.status == "closed":
         await refuse(update, context, "report_closed" if report.follow_up else "report_no_follow_up")
         return ConversationHandler.END
-    conversation_data(context)[ANSWER_KEY] = report.code
-    await respond(update, context, _ask_text(context, report.code), edit=False)
+    code = reports.normalize_report_code(press.args[0])
+    conversation_data(context)[ANSWER_KEY] = code
+    await respond(update, context, _ask_text(context, code), edit=False)
     return ANSWERING
 
 
@@ -122,8 +125,9 @@ async def got_answer(update: Update, context: BotContext) -> int:
     now, services = context.now(), context.services
     try:
         async with context.db() as session:
-            report = await reports.add_reporter_message(session, code=code, text=text, now=now)
-            count = len((await reports.open_for_reporter(session, code=code, now=now)).messages)
+            secret = secret_of(context)
+            report = await reports.add_reporter_message(session, code=code, secret=secret, text=text, now=now)
+            count = len((await reports.open_for_reporter(session, code=code, secret=secret, now=now)).messages)
             await outbox.enqueue(session, staff_notice_row(  # the group hears that, not what
                 services, report, "cases/reporter_answered", now=now, dedupe=f"case_answer:{report.id}:{count}",
             ))

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from db.crypto import report_code_hash
 from db.models import AuditEntry, Report
 from handlers import cases
 from tests.e2e.conftest import STAFF_CHAT_ID, BotHarness
@@ -32,7 +33,7 @@ CHILD, OUTSIDER = 4321, 8765
 
 async def stored(bot: BotHarness, code: str) -> Report:
     async with bot.services.db() as session:
-        report = await session.scalar(select(Report).where(Report.code == code))
+        report = await session.scalar(select(Report).where(Report.code_hash == report_code_hash(bot.settings.SECRET_KEY or "", code)))
     assert report is not None
     return report
 
@@ -44,11 +45,13 @@ async def test_staff_work_a_case_from_the_list_to_closing(bot: BotHarness) -> No
     urgent = await walk(bot, REPORTER + 1, danger=True)
     msg = await bot.send(STAFF, "/kasus")
     labels = msg.button_labels()
-    assert labels[0].startswith("🚨") and urgent in labels[0] and first in labels[1]
+    first_id, urgent_id = (await stored(bot, first)).id, (await stored(bot, urgent)).id
+    assert labels[0].startswith("🚨") and f"#{urgent_id} ·" in labels[0] and f"#{first_id} ·" in labels[1]
+    assert not any(code in label for label in labels for code in (first, urgent))  # never the reporter's code
     assert "Menunggu dibaca: 2" in msg.plain_text
 
     msg = await bot.press(STAFF, labels[1])
-    assert first in msg.text and "✉️ Balas pelapor" not in msg.button_labels()  # no follow-up chosen
+    assert f"Kasus #{first_id}" in msg.text and first not in msg.text and "✉️ Balas pelapor" not in msg.button_labels()  # no follow-up chosen
     assert msg.protect_content  # the list was sent protected, so the card edited into it is too
     bot.clock.advance(timedelta(minutes=3))
     msg = await bot.press(STAFF, "🙋 Saya tangani")
@@ -57,7 +60,7 @@ async def test_staff_work_a_case_from_the_list_to_closing(bot: BotHarness) -> No
     msg = await bot.send(STAFF, "Sudah telepon wali kelas.")
     assert "Catatan disimpan" in msg.text
     msg = await bot.send(STAFF, "/kasus")
-    msg = await bot.press(STAFF, [label for label in msg.button_labels() if first in label][0])
+    msg = await bot.press(STAFF, [label for label in msg.button_labels() if f"#{first_id} ·" in label][0])
     assert "Sudah telepon wali kelas" in msg.plain_text and "catatan internal" in msg.plain_text
     msg = await bot.press(STAFF, "↗️ Rujuk")
     msg = await bot.press(STAFF, "UPTD PPA")
@@ -128,12 +131,12 @@ async def test_opening_a_case_card_is_audited_and_counted_on_the_card(bot: BotHa
 
     msg = await bot.send(STAFF, "/kasus")
     bot.clock.advance(timedelta(minutes=2))
-    msg = await bot.press(STAFF, [label for label in msg.button_labels() if code in label][0])
+    msg = await bot.press(STAFF, [label for label in msg.button_labels() if f"#{report.id} ·" in label][0])
     assert "Dibuka 1 kali oleh 1 petugas" in msg.plain_text
     msg = await bot.press(STAFF, "👀 Terima")
     bot.clock.advance(timedelta(hours=1))
     msg = await bot.send(STAFF + 1, "/kasus")
-    msg = await bot.press(STAFF + 1, [label for label in msg.button_labels() if code in label][0])
+    msg = await bot.press(STAFF + 1, [label for label in msg.button_labels() if f"#{report.id} ·" in label][0])
     last = (bot.clock.now() + timedelta(hours=8)).strftime("%H:%M")  # shown in WITA
     assert "Opened 2 times by 2 staff, last" in msg.plain_text and last in msg.plain_text
     history = msg.plain_text.split("History", 1)[1]

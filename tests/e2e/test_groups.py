@@ -159,11 +159,11 @@ async def make_world(bot: BotHarness) -> World:
     )
     async with bot.services.db() as session:
         event = await events.create_event(session, draft=draft, created_by=FAC, regions=regions, now=bot.clock.now())
-        case = await reports.submit_report(session, draft=report, regions=regions, reply_route=None,
-                                           now=bot.clock.now())
+        case, code = await reports.submit_report(session, draft=report, regions=regions, reply_route=None,
+                                                 secret=bot.settings.SECRET_KEY or "", now=bot.clock.now())
         token = await consent.new_link(session, child=pending, now=bot.clock.now())
     assert event.id is not None and case.id is not None
-    return World(event=event.id, case=case.id, code=case.code, wali=token, checkin=event.checkin_code)
+    return World(event=event.id, case=case.id, code=code, wali=token, checkin=event.checkin_code)
 
 
 def link_of(bot: BotHarness, payload: str) -> str:

@@ -13,11 +13,12 @@ from telegram.ext import CallbackQueryHandler
 from bot.context import BotContext
 from content.loaders import load_regions
 from db import events, limits, reports
+from db.crypto import report_code_hash
 from db.events import EventDraft
 from db.models import Report
 from handlers.common import alert_text, telegram_length, utf16_length
 from tests.e2e.conftest import STAFF_CHAT_ID, BotHarness
-from tests.e2e.test_reports import CODE, REPORTER, STAFF, walk
+from tests.e2e.test_reports import CODE, REPORTER, STAFF, case_id, walk
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,7 @@ async def long_case(bot: BotHarness, *, messages: int) -> str:
     await bot.user(STAFF, role="staff")
     code = await walk(bot)
     async with bot.services.db() as session:
-        report = await session.scalar(select(Report).where(Report.code == code))
+        report = await session.scalar(select(Report).where(Report.code_hash == report_code_hash(bot.settings.SECRET_KEY or "", code)))
         assert report is not None
         report.description = LONG[: limits.REPORT_DESCRIPTION_MAX]
         for number in range(messages):
@@ -52,9 +53,11 @@ async def test_status_with_many_long_staff_messages_shows_the_newest_that_fit(bo
 
 async def test_a_case_card_with_a_long_story_and_long_messages_still_opens(bot: BotHarness) -> None:
     code = await long_case(bot, messages=5)
+    number = await case_id(bot, code)
     listing = await bot.send(STAFF, "/kasus")
-    card = await bot.press(STAFF, [label for label in listing.button_labels() if code in label][0])
-    assert code in card.text and "Tolong &lt;segera&gt;" in card.text  # the story stays whole
+    card = await bot.press(STAFF, [label for label in listing.button_labels() if f"#{number} ·" in label][0])
+    assert f"Kasus #{number}" in card.text and "Tolong &lt;segera&gt;" in card.text  # the story stays whole
+    assert code not in card.text  # staff never see the reporter's code
     assert telegram_length(card.text) <= limits.TELEGRAM_TEXT_MAX
 
 
@@ -108,13 +111,14 @@ async def test_event_form_answers_wrong_types_and_over_long_text_and_keeps_the_a
 
 async def test_case_note_that_is_a_photo_is_asked_again_as_text(bot: BotHarness) -> None:
     code = await long_case(bot, messages=0)
+    number = await case_id(bot, code)
     listing = await bot.send(STAFF, "/kasus")
-    await bot.press(STAFF, [label for label in listing.button_labels() if code in label][0])
+    await bot.press(STAFF, [label for label in listing.button_labels() if f"#{number} ·" in label][0])
     await bot.press(STAFF, "📝 Catatan internal")
     mark = bot.emu.mark()
     bot.emu.send_photo(STAFF)
     msg = await bot.emu.next_bot_message(STAFF, after=mark)
-    assert "hanya teks" in msg.text and code in msg.text
+    assert "hanya teks" in msg.text and f"#{number}" in msg.text
     msg = await bot.send(STAFF, "x" * (limits.REPORT_MESSAGE_MAX + 1))
     assert f"Paling banyak {limits.REPORT_MESSAGE_MAX} huruf" in msg.text
     msg = await bot.send(STAFF, "Sudah telepon wali kelas.")
@@ -182,5 +186,6 @@ async def test_lengths_are_counted_as_telegram_counts_them_so_an_emoji_story_sti
     await bot.deliver()
     assert any("Kasus #" in m.text for m in bot.emu.bot_messages(STAFF_CHAT_ID))  # the short alert
     card = await bot.send(STAFF, "/kasus")
-    card = await bot.press(STAFF, [label for label in card.button_labels() if code.group(0) in label][0])
+    number = await case_id(bot, code.group(0))
+    card = await bot.press(STAFF, [label for label in card.button_labels() if f"#{number} ·" in label][0])
     assert "😢" * 10 in card.text and telegram_length(card.text) <= limits.TELEGRAM_TEXT_MAX

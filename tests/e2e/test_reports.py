@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.sandbox.emulator import BotApiEmulator, ChatMessage
 from db import crypto
+from db.crypto import report_code_hash
 from db.models import AuditEntry, Report, ReportEvidence, ReportMessage
 from tests.e2e.conftest import STAFF_CHAT_ID, BotHarness, running_bot
 from tests.helpers.clock import FakeClock
@@ -121,15 +122,17 @@ async def asked(bot: BotHarness, uid: int, question: str) -> ChatMessage:
 async def case_id(bot: BotHarness, code: str) -> int:
     """The case number staff see for a reporter's code."""
     async with bot.services.db() as session:
-        report = await session.scalar(select(Report).where(Report.code == code))
+        report = await session.scalar(select(Report).where(Report.code_hash == report_code_hash(bot.settings.SECRET_KEY or "", code)))
     assert report is not None and report.id is not None
     return report.id
 
 
 async def staff_card(bot: BotHarness, code: str, staff: int = STAFF) -> ChatMessage:
     """Open a case as the group's alert does: the `case_<id>` link, in the staff member's private chat."""
-    card = await bot.send(staff, f"/start case_{await case_id(bot, code)}")
-    assert code in card.text and card.protect_content, card.text
+    number = await case_id(bot, code)
+    card = await bot.send(staff, f"/start case_{number}")
+    assert f"Kasus #{number}" in card.text and card.protect_content, card.text
+    assert code not in card.text  # staff see the case number, never the reporter's code
     return card
 
 
@@ -182,7 +185,7 @@ async def test_newcomer_reports_and_reads_a_staff_reply_then_answers(bot: BotHar
     assert "kantin" in msg.text
 
     async with bot.services.db() as session:
-        report = await session.scalar(select(Report).where(Report.code == code))
+        report = await session.scalar(select(Report).where(Report.code_hash == report_code_hash(bot.settings.SECRET_KEY or "", code)))
         # The SLA clock stopped at the staff reply: a duration, its exact start erased (db/grain.py).
         assert report is not None and report.first_response_seconds == 0 and report.received_at is None
         kinds = (await session.scalars(select(ReportMessage.kind).where(ReportMessage.report_id == report.id))).all()
@@ -416,7 +419,8 @@ async def test_a_case_button_pressed_in_the_group_never_shows_the_case_there(bot
     assert [m.text for m in group_messages(bot)] == [alert.text] and not alert.edited
     assert_nothing_private_in_the_group(bot, STORY, code)
     async with bot.services.db() as session:
-        assert (await session.scalars(select(AuditEntry))).all() == []
+        # No case was viewed or acted on (only the start-up's ADMIN_IDS entry is there).
+        assert [e.action for e in (await session.scalars(select(AuditEntry))).all() if e.action.startswith("report.")] == []
 
 
 async def test_the_crisis_answer_button_starts_a_report_with_the_category_prefilled(bot: BotHarness) -> None:
@@ -643,6 +647,39 @@ async def test_no_trace_of_the_reporter_in_any_table(any_bot: BotHarness) -> Non
     assert evidence is not None and evidence.file_id
     secret = bot.settings.SECRET_KEY or ""
     assert crypto.open_route(secret, report.reply_route, binding=crypto.report_binding(report.id)) == REPORTER
+
+
+async def test_only_the_reporter_ever_sees_the_code_and_it_is_stored_only_keyed(any_bot: BotHarness) -> None:
+    # The attack of issue 17, item 2: a member of the staff group (or any staff member) takes the
+    # code from an alert, /kasus or a card and reads or writes as the child with /status.
+    bot = any_bot
+    await bot.user(STAFF, role="staff")
+    await bot.user(STAFF + 7, role="staff")
+    code = await walk(bot, danger=True)
+    await bot.deliver()
+    await bot.send(STAFF, "/kasus")
+    await staff_card(bot, code)
+    await bot.press(STAFF, "✉️ Balas pelapor")
+    await bot.send(STAFF, "Kamu aman sekarang?")
+    await bot.press(STAFF, "📝 Catatan internal")
+    await bot.send(STAFF, "Sudah telepon sekolah.")
+    await bot.deliver()
+    seen_by_others = [m.text + " " + str(m.reply_markup or "") + " " + (m.caption or "")
+                      for chat in (STAFF_CHAT_ID, STAFF, STAFF + 7) for m in bot.emu.bot_messages(chat)]
+    assert seen_by_others and not any(code in seen or code.replace("-", "") in seen for seen in seen_by_others)
+    for candidate in {found for seen in seen_by_others for found in CODE.findall(seen)}:
+        assert "Pesan dari petugas" not in (await bot.send(STAFF + 7, f"/status {candidate}")).text
+    assert "Kamu aman sekarang?" in (await bot.send(REPORTER, f"/status {code}")).text  # the child's still works
+    # In the database: neither the code nor an unkeyed hash of it, only the keyed one.
+    forms = {code.lower(), code.replace("-", "").lower()}
+    forms |= {hashlib.new(a, f.upper().encode()).hexdigest() for a in ("sha256", "md5", "sha1") for f in forms}
+    async with bot.services.engine.connect() as connection:
+        for table in await connection.run_sync(lambda sync: inspect(sync).get_table_names()):
+            for row in (await connection.execute(text(f'SELECT * FROM "{table}"'))).all():  # noqa: S608
+                assert not any(form in str(value).lower() for value in row for form in forms), table
+    async with bot.services.db() as session:
+        report = await session.scalar(select(Report))
+    assert report is not None and report.code_hash == report_code_hash(bot.settings.SECRET_KEY or "", code)
 
 
 async def test_the_log_never_pairs_the_reporter_id_with_the_code(

@@ -94,9 +94,10 @@ async def test_a_revoked_staff_member_is_refused_at_once_and_their_case_goes_bac
             reporter_kind="witness", category="bullying", urgent=False, kecamatan="Balikpapan Kota",
             kelurahan="Damai", place="school", happened="today", description="Temanku dipalak tiap hari.",
         )
-        report = await reports.submit_report(
+        report, _code = await reports.submit_report(
             session, draft=draft, regions=load_regions().kecamatan,
-            reply_route=crypto.route_sealer(bot.settings.SECRET_KEY or "", 777), now=bot.clock.now(),
+            reply_route=crypto.route_sealer(bot.settings.SECRET_KEY or "", 777),
+            secret=bot.settings.SECRET_KEY or "", now=bot.clock.now(),
         )
         await reports.assign(session, report_id=report.id, staff_id=STAFF, now=bot.clock.now())  # type: ignore[arg-type]
     msg = await bot.send(STAFF, "/kasus")

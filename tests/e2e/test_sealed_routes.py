@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from db import outbox
+from db.crypto import report_code_hash
 from db.models import Delivery, Report
 from tests.e2e.conftest import BotHarness
 from tests.e2e.test_reports import REPORTER, STAFF, staff_card, walk
@@ -33,7 +34,8 @@ async def test_a_copied_route_opens_for_no_other_case_message_or_button(bot: Bot
 
     async with bot.services.db() as session:
         [mine, theirs] = (await session.scalars(select(Report).order_by(Report.id))).all()
-        assert mine.code == code and theirs.code == other and mine.reply_route and theirs.reply_route
+        assert (mine.code_hash, theirs.code_hash) == tuple(report_code_hash(bot.settings.SECRET_KEY or "", c) for c in (code, other))
+        assert mine.reply_route and theirs.reply_route
         reply = await session.scalar(select(Delivery).where(Delivery.kind == "case_reply"))
         assert reply is not None and reply.sealed_route and reply.sealed_route != mine.reply_route
         button = {"inline_keyboard": [[{"text": "Buka", "url": "https://example.org/x"}]]}

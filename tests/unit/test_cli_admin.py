@@ -34,8 +34,9 @@ async def seed(url: str, *people: tuple[int, str], case_for: int | None = None) 
                 reporter_kind="witness", category="bullying", urgent=False, kecamatan="Balikpapan Kota",
                 kelurahan="Damai", place="school", happened="today", description="Temanku dipalak.",
             )
-            report = await reports.submit_report(session, draft=draft, regions=load_regions().kecamatan,
-                                                 reply_route=crypto.route_sealer("k" * 40, 777), now=NOW)
+            report, _code = await reports.submit_report(session, draft=draft, regions=load_regions().kecamatan,
+                                                        reply_route=crypto.route_sealer("k" * 40, 777),
+                                                        secret="k" * 40, now=NOW)
             await reports.assign(session, report_id=report.id, staff_id=case_for, now=NOW)  # type: ignore[arg-type]
             await session.commit()
             return report.id

@@ -27,18 +27,32 @@ def draft(**changes: object) -> reports.ReportDraft:
     return reports.ReportDraft(**values)  # type: ignore[arg-type]
 
 
+CODES: dict[int | None, str] = {}  # the code each report's reporter was shown (never stored)
+
+
+def code_of(report: Report) -> str:
+    return CODES[report.id]
+
+
 async def submit(session: AsyncSession, *, follow_up: bool = True, at=NOW, **changes: object) -> Report:  # type: ignore[no-untyped-def]
     route = crypto.route_sealer(SECRET, 777) if follow_up else None
-    return await reports.submit_report(session, draft=draft(**changes), regions=REGIONS, reply_route=route, now=at)
+    report, code = await reports.submit_report(session, draft=draft(**changes), regions=REGIONS, reply_route=route,
+                                               secret=SECRET, now=at)
+    CODES[report.id] = code
+    return report
 
 
 async def test_a_report_gets_a_code_and_keeps_its_evidence(session: AsyncSession) -> None:
     report = await submit(session, evidence=("AgAC-photo-1", "AgAC-photo-2"))
-    assert reports.CODE_PATTERN.match(report.code)
+    assert reports.CODE_PATTERN.match(code_of(report))
     assert report.status == "new" and report.follow_up and report.reply_route
     evidence = (await session.scalars(select(ReportEvidence).where(ReportEvidence.report_id == report.id))).all()
     assert [e.file_id for e in evidence] == ["AgAC-photo-1", "AgAC-photo-2"]
-    assert await reports.find_by_code(session, code=report.code.lower().replace("-", " ")) is not None
+    assert await reports.find_by_code(session, code=code_of(report).lower().replace("-", " "), secret=SECRET) is not None
+    # Stored only as a keyed hash: not the code, and not a hash without the key.
+    stored = (await session.execute(select(Report.code_hash).where(Report.id == report.id))).scalar_one()
+    assert stored == crypto.report_code_hash(SECRET, code_of(report)) != crypto.report_code_hash("other" * 9, code_of(report))
+    assert await reports.find_by_code(session, code=code_of(report), secret="another-secret-" * 3) is None
 
 
 @pytest.mark.parametrize(
@@ -95,22 +109,22 @@ async def test_the_reporter_sees_messages_but_never_notes(session: AsyncSession)
     assert report.id is not None
     await reports.add_staff_message(session, report_id=report.id, staff_id=STAFF, text="Halo", note=False, now=NOW)
     await reports.add_staff_message(session, report_id=report.id, staff_id=STAFF, text="rahasia", note=True, now=NOW)
-    await reports.add_reporter_message(session, code=report.code, text="Terima kasih", now=NOW)
-    seen = await reports.open_for_reporter(session, code=report.code, now=NOW)
+    await reports.add_reporter_message(session, code=code_of(report), secret=SECRET, text="Terima kasih", now=NOW)
+    seen = await reports.open_for_reporter(session, code=code_of(report), secret=SECRET, now=NOW)
     assert [(m.kind, m.text) for m in seen.messages] == [("staff", "Halo"), ("reporter", "Terima kasih")]
     assert seen.report.first_response_at == NOW and seen.report.status == "open"
 
 
 async def test_unknown_and_expired_codes(session: AsyncSession) -> None:
     with pytest.raises(reports.ReportUnknown):
-        await reports.open_for_reporter(session, code="ZZZZ-ZZZZ", now=NOW)
+        await reports.open_for_reporter(session, code="ZZZZ-ZZZZ", secret=SECRET, now=NOW)
     report = await submit(session)
     assert report.id is not None
     await reports.close(session, report_id=report.id, staff_id=STAFF, outcome="resolved", now=NOW)
     assert report.reply_route is None
-    await reports.open_for_reporter(session, code=report.code, now=NOW + timedelta(days=29))
+    await reports.open_for_reporter(session, code=code_of(report), secret=SECRET, now=NOW + timedelta(days=29))
     with pytest.raises(reports.ReportExpired):
-        await reports.open_for_reporter(session, code=report.code, now=NOW + timedelta(days=31))
+        await reports.open_for_reporter(session, code=code_of(report), secret=SECRET, now=NOW + timedelta(days=31))
 
 
 async def test_no_follow_up_means_no_messages_either_way(session: AsyncSession) -> None:
@@ -119,7 +133,7 @@ async def test_no_follow_up_means_no_messages_either_way(session: AsyncSession) 
     with pytest.raises(reports.NoFollowUp):
         await reports.add_staff_message(session, report_id=report.id, staff_id=STAFF, text="Halo", note=False, now=NOW)
     with pytest.raises(reports.NoFollowUp):
-        await reports.add_reporter_message(session, code=report.code, text="Halo", now=NOW)
+        await reports.add_reporter_message(session, code=code_of(report), secret=SECRET, text="Halo", now=NOW)
     await reports.add_staff_message(session, report_id=report.id, staff_id=STAFF, text="cek sekolah", note=True, now=NOW)
 
 
@@ -141,7 +155,7 @@ async def test_staff_actions_are_audited_and_a_closed_case_refuses_more(session:
     with pytest.raises(reports.ReportClosed):
         await reports.acknowledge(session, report_id=report.id, staff_id=STAFF, now=later)
     with pytest.raises(reports.ReportClosed):
-        await reports.add_reporter_message(session, code=report.code, text="hi", now=later)
+        await reports.add_reporter_message(session, code=code_of(report), secret=SECRET, text="hi", now=later)
 
 
 async def test_open_cases_urgent_first_then_oldest_and_figures_count_pranks_apart(session: AsyncSession) -> None:
@@ -151,7 +165,7 @@ async def test_open_cases_urgent_first_then_oldest_and_figures_count_pranks_apar
     prank = await submit(session, at=NOW - timedelta(hours=9))
     assert prank.id is not None
     await reports.close(session, report_id=prank.id, staff_id=STAFF, outcome="not_genuine", now=NOW)
-    assert [r.code for r in await reports.open_cases(session)] == [older_urgent.code, urgent.code, old.code]
+    assert [r.id for r in await reports.open_cases(session)] == [older_urgent.id, urgent.id, old.id]
     counts = await reports.figures(session)
     assert counts == {"new": 3, "open": 0, "resolved": 0, "referred": 0, "not_genuine": 1}
 

@@ -186,15 +186,15 @@ async def a_case(services: Services, *, close_at: datetime | None, category: str
             kelurahan="Damai", place="school", happened="today", description="Aku dipukul di kelas 7B SMPN 1",
             evidence=("photo-file-id-1",),
         )
-        report = await reports.submit_report(session, draft=draft, regions=services.regions.kecamatan,
-                                             reply_route=crypto.route_sealer(SECRET, 777), now=NOW)
+        report, code = await reports.submit_report(session, draft=draft, regions=services.regions.kecamatan,
+                                                   reply_route=crypto.route_sealer(SECRET, 777), secret=SECRET, now=NOW)
         assert report.id is not None
         await outbox.enqueue(session, alert_rows(services, report, now=NOW))
         _, reply = await reports.add_staff_message(session, report_id=report.id, staff_id=32, text="Kami dengar.",
                                                    note=False, now=NOW + timedelta(hours=2))
         await outbox.enqueue(session, [outbox.new_row(kind="case_reply", text="Kami dengar.", now=NOW,
                                                       sealed_route=report.reply_route, source_id=reply.id)])
-        await reports.add_reporter_message(session, code=report.code, text="Terima kasih", now=NOW + DAY)
+        await reports.add_reporter_message(session, code=code, secret=SECRET, text="Terima kasih", now=NOW + DAY)
         await reports.add_staff_message(session, report_id=report.id, staff_id=32, text="Wali kelas: Bu Sari",
                                         note=True, now=NOW + DAY)
         await reports.assign(session, report_id=report.id, staff_id=32, now=NOW + DAY)

@@ -22,8 +22,9 @@ async def new_case(session: AsyncSession) -> Report:
         reporter_kind="witness", category="bullying", urgent=False, kecamatan="Balikpapan Kota", kelurahan="Damai",
         place="school", happened="today", description="Temanku dipalak tiap hari.",
     )
-    return await reports.submit_report(session, draft=draft, regions=REGIONS,
-                                       reply_route=crypto.route_sealer(SECRET, 777), now=NOW)
+    report, _code = await reports.submit_report(session, draft=draft, regions=REGIONS,
+                                                reply_route=crypto.route_sealer(SECRET, 777), secret=SECRET, now=NOW)
+    return report
 
 
 async def actions(session: AsyncSession, subject: str) -> list[str]:
