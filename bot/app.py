@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 
 import handlers
@@ -96,6 +97,7 @@ async def _post_init(app: BotApplication) -> None:
             language=services.settings.DEFAULT_LOCALE,
             now=services.now(),
         )
+    await _check_staff_chat(app, services)
     await publish_defaults(app.bot, services.renderer, services.settings.DEFAULT_LOCALE)
     for user in changed:
         await publish_for_user(app.bot, services.renderer, user)
@@ -103,6 +105,20 @@ async def _post_init(app: BotApplication) -> None:
         # Our own task (post_init runs before the Application is running); post_stop awaits it.
         app.bot_data[DELIVERY_TASK_KEY] = asyncio.create_task(services.delivery.run(), name="delivery")
     logger.info("bot @%s ready", services.bot_username)
+
+
+async def _check_staff_chat(app: BotApplication, services: Services) -> None:
+    """Warn at start when report alerts cannot reach a staff group; they then go to staff privately."""
+    chat = services.settings.STAFF_CHAT_ID
+    if chat is None:
+        logger.warning("STAFF_CHAT_ID is not set: report alerts go privately to every staff member and admin")
+        return
+    try:
+        await app.bot.get_chat(chat)
+    except TelegramError as exc:
+        services.staff_chat_ok = False
+        logger.warning("the staff group STAFF_CHAT_ID=%s cannot be reached (%s): is the bot a member? "
+                       "Report alerts go privately to every staff member and admin", chat, exc)
 
 
 async def _post_stop(app: BotApplication) -> None:

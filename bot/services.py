@@ -35,6 +35,7 @@ class Services:
     bot_username: str = "ForumAnakBot"
     delivery: DeliveryEngine | None = None
     open_route: Callable[[str, str], int] | None = None  # decrypts a sealed reporter route (SPEC §4)
+    staff_chat_ok: bool = True  # False when the start-up check could not reach STAFF_CHAT_ID
 
     def now(self) -> datetime:
         """Return the current UTC time from the injected clock."""

@@ -33,12 +33,14 @@ from db.models import (
     AuditEntry,
     ConsentMethod,
     ConsentStatus,
+    Delivery,
     Invite,
     Report,
     ReportStatus,
     Role,
     User,
 )
+from db.outbox import Status as DeliveryStatus
 
 
 class Action(enum.StrEnum):
@@ -248,3 +250,29 @@ async def _take_back(session: AsyncSession, *, user: User, actor: int | None, no
                                subject=f"report:{report_id}", detail="role revoked", now=now)
     await session.flush()
     return len(open_cases)
+
+
+STAFF_ROLES = (Role.STAFF, Role.ADMIN)
+# Outbox kinds that alert staff about cases: a staff chat whose last one failed is not reached.
+STAFF_ALERT_KINDS = ("case_alert", "case_notice")
+
+
+async def staff_recipients(session: AsyncSession, *, staff_chat: int | None, staff_chat_ok: bool = True) -> list[int]:
+    """Where staff alerts go: the staff group, or privately every staff member and admin.
+
+    Privately when no staff group is set, when the start-up check found the bot cannot reach it
+    (`staff_chat_ok`), or when the last alert sent there failed (the bot was removed from the
+    group later): an urgent case must never go unseen because a setting or a group changed.
+    """
+    if staff_chat is not None and staff_chat_ok:
+        last = await session.scalar(
+            select(Delivery.status)
+            .where(Delivery.chat_id == staff_chat, Delivery.kind.in_(STAFF_ALERT_KINDS),  # type: ignore[attr-defined]
+                   Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BLOCKED)))  # type: ignore[attr-defined]
+            .order_by(Delivery.id.desc())  # type: ignore[union-attr]
+            .limit(1)
+        )
+        if last not in (DeliveryStatus.FAILED, DeliveryStatus.BLOCKED):
+            return [staff_chat]
+    staff = select(User.telegram_id).where(User.role.in_(STAFF_ROLES)).order_by(User.telegram_id)  # type: ignore[union-attr]
+    return list((await session.scalars(staff)).all())

@@ -12,10 +12,10 @@ from telegram import Update
 
 from bot.context import BotContext
 from bot.services import Services
-from db import broadcasts, outbox
+from db import broadcasts, outbox, roles
 from db.broadcasts import Audience
 from db.errors import DomainError
-from db.models import Broadcast, Role, User
+from db.models import Broadcast, User
 from handlers.callbacks import decode, encode
 from handlers.common import Button, keyboard, refuse, respond
 
@@ -90,12 +90,8 @@ async def approval_rows(services: Services, session: AsyncSession, item: Broadca
     privately. The buttons are re-checked on the server (staff role, still waiting).
     """
     assert item.id is not None
-    chat = services.settings.STAFF_CHAT_ID
-    if chat is not None:
-        chats = [chat]
-    else:
-        staff = select(User.telegram_id).where(User.role.in_([Role.STAFF, Role.ADMIN]))  # type: ignore[union-attr]
-        chats = list((await session.execute(staff)).scalars())
+    chats = await roles.staff_recipients(session, staff_chat=services.settings.STAFF_CHAT_ID,
+                                         staff_chat_ok=services.staff_chat_ok)
     locale = services.settings.DEFAULT_LOCALE
     renderer = services.renderer
     text = renderer.render(locale, "broadcasts/approval_notice", item=item, author=author,

@@ -20,11 +20,12 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.context import BotContext
 from bot.services import Services
-from db import outbox, reports
+from db import outbox, reports, roles
 from db.errors import DomainError
 from db.models import Report, ReportStatus
 from handlers.callbacks import BadCallback, decode, encode
@@ -116,30 +117,41 @@ def age_of(elapsed: timedelta) -> tuple[str, int]:
     return "days", minutes // (24 * 60)
 
 
-def alert_rows(services: Services, report: Report, *, now: datetime, realert: bool = False) -> list[dict[str, Any]]:
-    """The outbox row of the staff group's short alert: number, urgency, category, age, a private link."""
-    chat = services.settings.STAFF_CHAT_ID
-    if chat is None:
-        logger.warning("STAFF_CHAT_ID is not set: staff are not alerted about reports")
-        return []
+async def alert_rows(services: Services, session: AsyncSession, report: Report, *, now: datetime,
+                     realert: bool = False) -> list[dict[str, Any]]:
+    """Outbox rows of the short alert (number, urgency, category, age, a private link).
+
+    To the staff group, or privately to every staff member and admin when there is none or the
+    bot cannot reach it (db/roles.staff_recipients).
+    """
     assert report.id is not None
     locale = services.settings.DEFAULT_LOCALE
     unit, age = age_of(now - (report.received_at or report.created_at))  # created_at holds the hour only
     text = services.renderer.render(locale, "cases/alert", report=report, unit=unit, age=age, realert=realert)
     return [outbox.new_row(kind="case_alert", text=text, now=now, chat_id=chat, source_id=report.id,
                            reply_markup=_open_privately(services, locale, report.id),
-                           dedupe_key=f"case_alert:{report.id}:{int(now.timestamp())}")]
+                           dedupe_key=f"case_alert:{report.id}:{chat}:{int(now.timestamp())}")
+            for chat in await _staff_chats(services, session)]
 
 
-def staff_notice_row(services: Services, report: Report, name: str, *, now: datetime, dedupe: str) -> list[dict[str, Any]]:
-    """One outbox row for the staff group naming only the case number, with a private link."""
-    chat = services.settings.STAFF_CHAT_ID
-    if chat is None or report.id is None:
+async def staff_notice_row(services: Services, session: AsyncSession, report: Report, name: str, *, now: datetime,
+                           dedupe: str) -> list[dict[str, Any]]:
+    """Outbox rows telling staff only the case number, with a private link (to whom as alerts)."""
+    if report.id is None:
         return []
     locale = services.settings.DEFAULT_LOCALE
     text = services.renderer.render(locale, name, number=report.id)
     return [outbox.new_row(kind="case_notice", text=text, now=now, chat_id=chat, source_id=report.id,
-                           reply_markup=_open_privately(services, locale, report.id), dedupe_key=dedupe)]
+                           reply_markup=_open_privately(services, locale, report.id), dedupe_key=f"{dedupe}:{chat}")
+            for chat in await _staff_chats(services, session)]
+
+
+async def _staff_chats(services: Services, session: AsyncSession) -> list[int]:
+    chats = await roles.staff_recipients(session, staff_chat=services.settings.STAFF_CHAT_ID,
+                                         staff_chat_ok=services.staff_chat_ok)
+    if not chats:
+        logger.warning("no staff group and no staff member: nobody is alerted about reports")
+    return chats
 
 
 async def in_private(update: Update, context: BotContext) -> bool:
@@ -277,7 +289,7 @@ async def realert_urgent(services: Services, now: datetime) -> int:
     rows: list[dict[str, Any]] = []
     async with services.db() as session:
         for report in await reports.claim_realerts(session, now=now):
-            rows += alert_rows(services, report, now=now, realert=True)
+            rows += await alert_rows(services, session, report, now=now, realert=True)
         await outbox.enqueue(session, rows)
     if rows:
         services.wake_delivery()
@@ -289,8 +301,8 @@ async def tell_undelivered(services: Services, now: datetime) -> int:
     rows: list[dict[str, Any]] = []
     async with services.db() as session:
         for report, message in await reports.claim_undelivered(session, now=now):
-            rows += staff_notice_row(services, report, "cases/undelivered", now=now,
-                                     dedupe=f"case_undelivered:{message.id}")
+            rows += await staff_notice_row(services, session, report, "cases/undelivered", now=now,
+                                           dedupe=f"case_undelivered:{message.id}")
         await outbox.enqueue(session, rows)
     if rows:
         services.wake_delivery()

@@ -261,7 +261,7 @@ async def _submit(update: Update, context: BotContext, draft: Draft) -> int:
             report, code = await reports.submit_report(session, draft=final, regions=services.regions.kecamatan,
                                                        reply_route=sealed, secret=secret_of(context), now=now)
             evidence = list(final.evidence)
-            await outbox.enqueue(session, cases.alert_rows(services, report, now=now))
+            await outbox.enqueue(session, await cases.alert_rows(services, session, report, now=now))
     except DomainError as exc:
         await refuse(update, context, exc.code)
         return await ask(update, context, "confirm", new_message=True)

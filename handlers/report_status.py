@@ -128,8 +128,8 @@ async def got_answer(update: Update, context: BotContext) -> int:
             secret = secret_of(context)
             report = await reports.add_reporter_message(session, code=code, secret=secret, text=text, now=now)
             count = len((await reports.open_for_reporter(session, code=code, secret=secret, now=now)).messages)
-            await outbox.enqueue(session, staff_notice_row(  # the group hears that, not what
-                services, report, "cases/reporter_answered", now=now, dedupe=f"case_answer:{report.id}:{count}",
+            await outbox.enqueue(session, await staff_notice_row(  # staff hear that, not what
+                services, session, report, "cases/reporter_answered", now=now, dedupe=f"case_answer:{report.id}:{count}",
             ))
     except DomainError as exc:
         conversation_data(context).pop(ANSWER_KEY, None)

@@ -426,6 +426,7 @@ class BotApiEmulator:
         self._users: dict[int, User] = {}
         self._groups: dict[int, Chat] = {}
         self._blocked: set[int] = set()
+        self._kicked: set[int] = set()  # groups the bot was removed from
         # messages, ids and the stream of bot events
         self._ticks = itertools.count(1)
         self._tick = 0
@@ -571,6 +572,10 @@ class BotApiEmulator:
         chat = Chat(id=chat_id, type=kind, title=title, username=username)
         self._groups[chat_id] = chat
         return chat
+
+    def kick_bot(self, chat_id: int) -> None:
+        """The bot is removed from a group: every request about it is refused with 403, as Telegram does."""
+        self._kicked.add(chat_id)
 
     def block(self, user_id: int) -> None:
         """The user blocks the bot: everything sent to them is refused with 403."""
@@ -1294,6 +1299,8 @@ class BotApiEmulator:
                 value = int(value)
         if not isinstance(value, int):
             raise ApiError(400, CHAT_NOT_FOUND)
+        if value in self._kicked:
+            raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat", expected=True)
         if value in self._groups:
             return value
         if value not in self._users:

@@ -109,18 +109,20 @@ async def emulator(tmp_path: Path) -> AsyncIterator[BotApiEmulator]:
 
 
 @asynccontextmanager
-async def running_bot(emulator: BotApiEmulator, url: str, clock: FakeClock) -> AsyncIterator[BotHarness]:
+async def running_bot(
+    emulator: BotApiEmulator, url: str, clock: FakeClock, **overrides: object
+) -> AsyncIterator[BotHarness]:
     """Migrate `url`, run the bot against the emulator, stop it; fail if it made a refused request."""
     upgrade_database(url)
-    settings = load_settings(
-        env_file=None,
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_API_BASE_URL=emulator.base_url,
-        DATABASE_URL=url,
-        SECRET_KEY="e2e-secret-key-that-is-long-enough-0123456789",
-        ADMIN_IDS=(ADMIN_ID,),
-        STAFF_CHAT_ID=STAFF_CHAT_ID,
-    )
+    values: dict[str, object] = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": emulator.base_url,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "e2e-secret-key-that-is-long-enough-0123456789",
+        "ADMIN_IDS": (ADMIN_ID,),
+        "STAFF_CHAT_ID": STAFF_CHAT_ID,
+    }
+    settings = load_settings(env_file=None, **{**values, **overrides})
     services = build_services(settings, clock=clock.now)
     app = build_application(settings, services=services, run_jobs=False)
     await start_polling(app, timeout=1)

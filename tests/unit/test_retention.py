@@ -189,7 +189,7 @@ async def a_case(services: Services, *, close_at: datetime | None, category: str
         report, code = await reports.submit_report(session, draft=draft, regions=services.regions.kecamatan,
                                                    reply_route=crypto.route_sealer(SECRET, 777), secret=SECRET, now=NOW)
         assert report.id is not None
-        await outbox.enqueue(session, alert_rows(services, report, now=NOW))
+        await outbox.enqueue(session, await alert_rows(services, session, report, now=NOW))
         _, reply = await reports.add_staff_message(session, report_id=report.id, staff_id=32, text="Kami dengar.",
                                                    note=False, now=NOW + timedelta(hours=2))
         await outbox.enqueue(session, [outbox.new_row(kind="case_reply", text="Kami dengar.", now=NOW,
