@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import grain
+from db import audit, grain
 from db.codes import code_hash, random_code
 from db.errors import LinkInvalid, NotAllowed
 from db.models import ConsentMethod, ConsentStatus, GuardianConsent, LinkStatus, Role, User
-from db.users import erase_user, record_consent
+from db.users import CHILD_AGE_BANDS, erase_user, record_consent
 
 LINK_TTL = timedelta(days=7)
 
@@ -78,13 +78,29 @@ async def _pending(session: AsyncSession, token: str, now: datetime) -> tuple[Gu
     return link, child
 
 
-async def open_link(
-    session: AsyncSession, *, token: str, opener_telegram_id: int, now: datetime
-) -> PendingLink:
-    """Check a link a guardian (or facilitator) opened; the child cannot consent for itself."""
-    link, child = await _pending(session, token, now)
-    if child.telegram_id == opener_telegram_id:
+DECIDERS = (Role.PARENT, Role.FACILITATOR, Role.STAFF, Role.ADMIN)
+LETTER_ROLES = (Role.FACILITATOR, Role.STAFF, Role.ADMIN)
+
+
+def _check_decider(child: User, by: User | None, by_telegram_id: int) -> None:
+    """Only a registered parent/guardian (or a facilitator with the paper letter) decides.
+
+    A child account, or someone without an account, could otherwise consent for another child
+    and then erase that child by withdrawing it (issue 17, item 6). The age band is checked too:
+    an account that said it is a child is a child, whatever role it holds.
+    """
+    if child.telegram_id == by_telegram_id:
         raise NotAllowed("self_consent")
+    if by is None or by.role not in DECIDERS or by.privacy_accepted_at is None or by.age_band in CHILD_AGE_BANDS:
+        raise NotAllowed("guardian_only")
+
+
+async def open_link(
+    session: AsyncSession, *, token: str, opener: User | None, opener_telegram_id: int, now: datetime
+) -> PendingLink:
+    """Check a link a guardian (or facilitator) opened; children, guests and the child itself may not."""
+    link, child = await _pending(session, token, now)
+    _check_decider(child, opener, opener_telegram_id)
     assert link.id is not None
     return PendingLink(link.id, child.telegram_id, child.language)
 
@@ -100,9 +116,8 @@ async def decide(
 ) -> Decision:
     """Record a guardian's (or a facilitator's, with the paper letter) answer to a link."""
     link, child = await _pending(session, token, now)
-    if child.telegram_id == by_telegram_id:
-        raise NotAllowed("self_consent")
-    by_facilitator = by is not None and by.role in (Role.FACILITATOR, Role.STAFF, Role.ADMIN)
+    _check_decider(child, by, by_telegram_id)
+    by_facilitator = by is not None and by.role in LETTER_ROLES
     link.status = LinkStatus.GIVEN if given else LinkStatus.DECLINED
     link.method = ConsentMethod.FACILITATOR_LETTER if by_facilitator else ConsentMethod.GUARDIAN
     link.decided_by_telegram_id = by_telegram_id
@@ -110,6 +125,8 @@ async def decide(
     session.add(link)
     if given:
         await record_consent(session, child=child, method=link.method, now=now)
+    await audit.record(session, actor_telegram_id=by_telegram_id, now=now, subject=f"user:{child.id}",
+                       action=("consent.letter" if by_facilitator else "consent.give") if given else "consent.decline")
     await session.flush()
     return Decision(child.telegram_id, child.language, given)
 
@@ -133,6 +150,7 @@ async def withdraw(
     *,
     consent_id: int,
     by_telegram_id: int,
+    now: datetime,
     erase: Callable[[User], Awaitable[None]] | None = None,
 ) -> Decision:
     """Withdraw a consent the caller gave: the child's account is erased (SPEC §1).
@@ -153,6 +171,9 @@ async def withdraw(
     if link.status != LinkStatus.GIVEN:
         raise LinkInvalid("link_used")
     decision = Decision(child.telegram_id, child.language, False)
+    # The audit names the guardian and the erased account's number, never the child's Telegram id.
+    await audit.record(session, actor_telegram_id=by_telegram_id, now=now, subject=f"user:{child.id}",
+                       action="consent.withdraw")
     if erase is None:
         await erase_user(session, user=child)
     else:

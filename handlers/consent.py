@@ -70,7 +70,8 @@ async def open_guardian_link(update: Update, context: BotContext, token: str) ->
     try:
         async with context.db() as session:
             await consent.open_link(
-                session, token=token, opener_telegram_id=update.effective_user.id, now=context.now()
+                session, token=token, opener=context.user, opener_telegram_id=update.effective_user.id,
+                now=context.now(),
             )
     except DomainError as exc:
         await refuse(update, context, exc.code)
@@ -120,7 +121,7 @@ async def _withdraw(update: Update, context: BotContext, consent_id: int) -> Non
             await erase_account(context.services, session, child, now=context.now())
 
         decision = await consent.withdraw(
-            session, consent_id=consent_id, by_telegram_id=update.effective_user.id, erase=erase
+            session, consent_id=consent_id, by_telegram_id=update.effective_user.id, now=context.now(), erase=erase
         )
         text = renderer.render(decision.child_language, "consent/child_withdrawn")
         await _tell(context, session, decision.child_telegram_id, text)

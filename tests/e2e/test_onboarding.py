@@ -41,6 +41,7 @@ async def stored(bot: BotHarness, uid: int):  # type: ignore[no-untyped-def]
 
 
 async def test_child_with_guardian_consent_completes_onboarding(bot: BotHarness) -> None:
+    await bot.user(GUARDIAN, role="parent")  # only a parent/guardian account decides (issue 17, item 6)
     code = await child_until_link(bot)
     pending = await stored(bot, CHILD)
     assert pending.consent_status == "pending"
@@ -76,6 +77,7 @@ async def test_child_with_guardian_consent_completes_onboarding(bot: BotHarness)
 
 
 async def test_guardian_declines_and_child_stays_pending(bot: BotHarness) -> None:
+    await bot.user(GUARDIAN, role="parent")  # only a parent/guardian account decides (issue 17, item 6)
     code = await child_until_link(bot)
     await bot.send(GUARDIAN, f"/start wali_{code}")
     mark = bot.emu.mark()
@@ -90,6 +92,7 @@ async def test_guardian_declines_and_child_stays_pending(bot: BotHarness) -> Non
 
 
 async def test_guardian_withdraws_consent_and_the_child_is_erased(bot: BotHarness) -> None:
+    await bot.user(GUARDIAN, role="parent")  # only a parent/guardian account decides (issue 17, item 6)
     code = await child_until_link(bot)
     await bot.send(GUARDIAN, f"/start wali_{code}")
     await bot.press(GUARDIAN, "✅ Saya setuju")
@@ -118,6 +121,8 @@ async def test_facilitator_confirms_with_paper_letter(bot: BotHarness) -> None:
 
 
 async def test_child_cannot_use_its_own_link_and_codes_are_single_use(bot: BotHarness) -> None:
+    await bot.user(GUARDIAN, role="parent")  # only a parent/guardian account decides (issue 17, item 6)
+    await bot.user(GUARDIAN + 1, role="parent")
     code = await child_until_link(bot)
     msg = await bot.send(CHILD, f"/start wali_{code}")
     assert "bukan untukmu" in msg.text
@@ -130,6 +135,7 @@ async def test_child_cannot_use_its_own_link_and_codes_are_single_use(bot: BotHa
 
 
 async def test_child_who_blocked_the_bot_does_not_stop_the_guardian(bot: BotHarness) -> None:
+    await bot.user(GUARDIAN, role="parent")  # only a parent/guardian account decides (issue 17, item 6)
     code = await child_until_link(bot)
     bot.emu.block(CHILD)
     await bot.send(GUARDIAN, f"/start wali_{code}")
@@ -179,3 +185,23 @@ async def test_back_from_kelurahan_returns_to_kecamatan(bot: BotHarness) -> None
     msg = await bot.press(uid, "⬅️ Kembali")
     assert "kecamatan mana" in msg.text
     assert (await stored(bot, uid)).kecamatan is None
+
+
+async def test_another_child_or_a_guest_cannot_consent_and_then_erase_a_child(bot: BotHarness) -> None:
+    # Issue 17, item 6: a registered child opens a classmate's consent link, "agrees", then
+    # withdraws the consent, which erases the classmate. Only a parent/guardian account decides.
+    other = CHILD + 50
+    await bot.user(other)  # a registered child with consent of her own
+    code = await child_until_link(bot)
+    msg = await bot.send(other, f"/start wali_{code}")
+    assert "orang tua atau wali" in msg.text and "Saya setuju" not in msg.button_labels()
+    forged = bot.emu.press(other, msg.message_id, f"gd:yes:{code}")
+    await bot.emu.wait_for(lambda: forged in bot.emu.answered_callbacks)
+    assert (await stored(bot, CHILD)).consent_status == "pending"
+    # A guest (no account) is told how to decide: register as a parent/guardian first.
+    msg = await bot.send(GUARDIAN, f"/start wali_{code}")
+    assert "pilih \"Orang tua/wali\"" in msg.text and "Saya setuju" not in msg.button_labels()
+    await bot.user(GUARDIAN, role="parent")
+    await bot.send(GUARDIAN, f"/start wali_{code}")
+    msg = await bot.press(GUARDIAN, "✅ Saya setuju")
+    assert "Izin sudah tercatat" in msg.text
