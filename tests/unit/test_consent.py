@@ -3,9 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import consent, grain, users
 from db.errors import LinkInvalid, NotAllowed
