@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import grain
 from db.errors import InvalidChoice
-from db.models import ConsentMethod, ConsentStatus, Role, User
+from db.models import (
+    AuditEntry,
+    ConsentMethod,
+    ConsentStatus,
+    Delivery,
+    EventSignup,
+    FacilitatorScope,
+    GuardianConsent,
+    Invite,
+    QuizAnswer,
+    QuizAttempt,
+    Role,
+    User,
+)
 
 LANGUAGES = ("id", "en")
 CHILD_AGE_BANDS = ("u10", "10_12", "13_15", "16_17")
@@ -209,7 +223,29 @@ async def set_role(session: AsyncSession, *, user: User, role: str) -> None:
 
 
 async def erase_user(session: AsyncSession, *, user: User) -> None:
-    """Delete the account and, by foreign-key cascade, everything linked to it."""
+    """Delete the account and everything linked to it, and unname the person everywhere else.
+
+    Rows with a foreign key go by cascade. Rows that name the person by Telegram id are
+    anonymised (issue 17, item 11): the consents they decided as a guardian keep the child's
+    consent but no longer name them; invites, scopes and messages queued to their chat without an
+    account link lose the id or go. The audit log keeps what was done, without who, for a child
+    or parent; what a facilitator, staff member or admin did under their role (audit entries,
+    case assignments, events and broadcasts they authored) stays attributed: those are records
+    of official acts, kept for accountability (README, "Data retention").
+    """
+    telegram_id = user.telegram_id
+    await session.execute(update(GuardianConsent).where(GuardianConsent.decided_by_telegram_id == telegram_id)
+                          .values(decided_by_telegram_id=None))
+    await session.execute(update(Invite).where(Invite.used_by_telegram_id == telegram_id).values(used_by_telegram_id=None))
+    await session.execute(update(Invite).where(Invite.created_by_telegram_id == telegram_id)
+                          .values(created_by_telegram_id=None))
+    await session.execute(delete(FacilitatorScope).where(FacilitatorScope.facilitator_telegram_id == telegram_id))
+    await session.execute(delete(Delivery).where(Delivery.chat_id == telegram_id, Delivery.user_id.is_(None)))  # type: ignore[union-attr]
+    if user.role in (None, Role.CHILD, Role.PARENT):
+        await session.execute(update(AuditEntry).where(AuditEntry.actor_telegram_id == telegram_id)
+                              .values(actor_telegram_id=None, detail="by an erased account"))
+        await session.execute(update(AuditEntry).where(AuditEntry.subject.in_((str(telegram_id), f"user:{user.id}")))  # type: ignore[union-attr]
+                              .values(subject=None))
     # No in-session sync: evaluating the criteria against every loaded User made erasing a
     # batch of accounts quadratic; nothing uses the erased object afterwards.
     await session.execute(
@@ -246,3 +282,26 @@ async def touch(session: AsyncSession, *, user: User, now: datetime) -> None:
         user.last_seen_at = grain.day(now)
         session.add(user)
         await session.flush()
+
+
+@dataclass(frozen=True)
+class Linked:
+    """How many rows beyond the account row are stored about a person (for /data_saya)."""
+
+    signups: int
+    quiz_attempts: int
+    quiz_answers: int
+
+
+async def linked_rows(session: AsyncSession, *, user: User) -> Linked:
+    """Count the event sign-ups and quiz rows linked to an account (erased with it)."""
+    async def count(statement: Select[tuple[int]]) -> int:
+        return int(await session.scalar(statement) or 0)
+
+    attempts = select(QuizAttempt.id).where(QuizAttempt.user_id == user.id)
+    return Linked(
+        signups=await count(select(func.count()).select_from(EventSignup).where(EventSignup.user_id == user.id)),
+        quiz_attempts=await count(select(func.count()).select_from(QuizAttempt).where(QuizAttempt.user_id == user.id)),
+        quiz_answers=await count(select(func.count()).select_from(QuizAnswer)
+                                 .where(QuizAnswer.attempt_id.in_(attempts))),  # type: ignore[attr-defined]
+    )

@@ -42,8 +42,13 @@ async def privacy_command(update: Update, context: BotContext) -> None:
 
 
 async def mydata_command(update: Update, context: BotContext) -> None:
-    """Handle /data_saya: every stored field of the user's account, as a message."""
-    await respond(update, context, context.render("privacy/mydata"), edit=False)
+    """Handle /data_saya: every stored field of the account, what is linked to it, and consents decided."""
+    assert update.effective_user is not None
+    async with context.db(commit=False) as session:
+        decided = await consent.given_by(session, telegram_id=update.effective_user.id)
+        linked = await users.linked_rows(session, user=context.user) if context.user is not None else None
+    text = context.render("privacy/mydata", linked=linked, consents=decided)
+    await respond(update, context, text, edit=False)
 
 
 async def deletedata_command(update: Update, context: BotContext) -> None:

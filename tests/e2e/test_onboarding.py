@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect, text
 
+from bot.sandbox.emulator import BotApiEmulator
 from db import users
-from tests.e2e.conftest import BotHarness
+from tests.e2e.conftest import BotHarness, running_bot
+from tests.helpers.clock import FakeClock
+from tests.helpers.databases import postgres_database, sqlite_url
 
 pytestmark = pytest.mark.e2e
 
@@ -205,3 +212,39 @@ async def test_another_child_or_a_guest_cannot_consent_and_then_erase_a_child(bo
     await bot.send(GUARDIAN, f"/start wali_{code}")
     msg = await bot.press(GUARDIAN, "✅ Saya setuju")
     assert "Izin sudah tercatat" in msg.text
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)])
+async def any_bot(
+    request: pytest.FixtureRequest, emulator: BotApiEmulator, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[BotHarness]:
+    with ExitStack() as stack:
+        url = sqlite_url(tmp_path) if request.param == "sqlite" else stack.enter_context(postgres_database())
+        async with running_bot(emulator, url, clock) as harness:
+            yield harness
+
+
+async def test_an_erased_guardian_leaves_no_trace_and_mydata_says_exactly_what_is_kept(any_bot: BotHarness) -> None:
+    # Issue 17, item 11: erasure left the parent's id in the consent row, so /data_saya said
+    # nothing was kept while /privasi still offered to withdraw a consent.
+    bot = any_bot
+    await bot.user(GUARDIAN, role="parent")
+    code = await child_until_link(bot)
+    await bot.send(GUARDIAN, f"/start wali_{code}")
+    await bot.press(GUARDIAN, "✅ Saya setuju")
+    await bot.deliver()
+    mine = await bot.send(GUARDIAN, "/data_saya")
+    assert "Izin yang kamu berikan sebagai orang tua/wali" in mine.text and "Anak 1" in mine.text
+    assert "Pendaftaran acara: 0" in mine.text and "Kuis dimainkan: 0" in mine.text
+    await bot.send(GUARDIAN, "/hapus_data")
+    await bot.press(GUARDIAN, "Ya, hapus akunku")
+    await bot.deliver()
+    async with bot.services.engine.connect() as connection:
+        for table in await connection.run_sync(lambda sync: inspect(sync).get_table_names()):
+            for row in (await connection.execute(text(f'SELECT * FROM "{table}"'))).all():  # noqa: S608
+                assert str(GUARDIAN) not in [str(value) for value in row], f"{table} still names the guardian: {row}"
+    assert (await stored(bot, CHILD)).consent_status == "given"  # the child's consent stands
+    msg = await bot.send(GUARDIAN, "/data_saya")
+    assert "tidak menyimpan data apa pun" in msg.text
+    msg = await bot.send(GUARDIAN, "/privasi")
+    assert not [label for label in msg.button_labels() if "Tarik izin" in label]

@@ -118,7 +118,10 @@ async def test_a_guardians_decisions_name_them_in_the_audit(session: AsyncSessio
     await consent.decide(session, token=token, by=await parent(session, 61), by_telegram_id=61, given=True, now=NOW)
     [given] = await consent.given_by(session, telegram_id=61)
     assert given.id is not None
+    entries = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+    assert [(e.actor_telegram_id, e.action, e.subject) for e in entries] == [(61, "consent.give", f"user:{child.id}")]
     await consent.withdraw(session, consent_id=given.id, by_telegram_id=61, now=NOW)
     entries = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+    # The withdrawal erased the child: the entries keep the guardian, no longer the child's number.
     assert [(e.actor_telegram_id, e.action, e.subject) for e in entries] == [
-        (61, "consent.give", f"user:{child.id}"), (61, "consent.withdraw", f"user:{child.id}")]
+        (61, "consent.give", None), (61, "consent.withdraw", None)]
