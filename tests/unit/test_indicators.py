@@ -234,7 +234,7 @@ async def test_report_indicators_and_the_response_median(session: AsyncSession) 
     def report(code: str, kecamatan: str, category: str, *, response_hours: float | None,
                outcome: str | None) -> Report:
         return Report(
-            code=code, category=category, reporter_kind="self", urgent=False, kecamatan=kecamatan, place="school",
+            code_hash=code, category=category, reporter_kind="self", urgent=False, kecamatan=kecamatan, place="school",
             happened="today", description="x", language="id", follow_up=False,
             status="closed" if outcome else "open", outcome=outcome, created_at=NOV_15,
             first_response_seconds=int(response_hours * 3600) if response_hours is not None else None,
