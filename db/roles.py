@@ -262,17 +262,19 @@ async def staff_recipients(session: AsyncSession, *, staff_chat: int | None, sta
 
     Privately when no staff group is set, when the start-up check found the bot cannot reach it
     (`staff_chat_ok`), or when the last alert sent there failed (the bot was removed from the
-    group later): an urgent case must never go unseen because a setting or a group changed.
+    group later): an urgent case must never go unseen because a setting or a group changed. After
+    a failure the group is still tried as well, so the first alert it takes again ends the detour.
     """
-    if staff_chat is not None and staff_chat_ok:
-        last = await session.scalar(
-            select(Delivery.status)
-            .where(Delivery.chat_id == staff_chat, Delivery.kind.in_(STAFF_ALERT_KINDS),  # type: ignore[attr-defined]
-                   Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BLOCKED)))  # type: ignore[attr-defined]
-            .order_by(Delivery.id.desc())  # type: ignore[union-attr]
-            .limit(1)
-        )
-        if last not in (DeliveryStatus.FAILED, DeliveryStatus.BLOCKED):
-            return [staff_chat]
     staff = select(User.telegram_id).where(User.role.in_(STAFF_ROLES)).order_by(User.telegram_id)  # type: ignore[union-attr]
-    return list((await session.scalars(staff)).all())
+    if staff_chat is None or not staff_chat_ok:
+        return list((await session.scalars(staff)).all())
+    last = await session.scalar(
+        select(Delivery.status)
+        .where(Delivery.chat_id == staff_chat, Delivery.kind.in_(STAFF_ALERT_KINDS),  # type: ignore[attr-defined]
+               Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.BLOCKED)))  # type: ignore[attr-defined]
+        .order_by(Delivery.id.desc())  # type: ignore[union-attr]
+        .limit(1)
+    )
+    if last not in (DeliveryStatus.FAILED, DeliveryStatus.BLOCKED):
+        return [staff_chat]
+    return [staff_chat, *(await session.scalars(staff)).all()]

@@ -571,6 +571,7 @@ class BotApiEmulator:
             raise ValueError(f"group chat ids are negative, got {chat_id}")
         chat = Chat(id=chat_id, type=kind, title=title, username=username)
         self._groups[chat_id] = chat
+        self._kicked.discard(chat_id)  # added back after `kick_bot`
         return chat
 
     def kick_bot(self, chat_id: int) -> None:

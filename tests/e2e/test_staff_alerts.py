@@ -15,7 +15,7 @@ import pytest
 
 from bot.sandbox.emulator import BotApiEmulator
 from tests.e2e.conftest import ADMIN_ID, STAFF_CHAT_ID, BotHarness, running_bot
-from tests.e2e.test_reports import STAFF, STORY, walk
+from tests.e2e.test_reports import REPORTER, STAFF, STORY, walk
 from tests.helpers.clock import FakeClock
 from tests.helpers.databases import sqlite_url
 
@@ -87,6 +87,14 @@ async def test_removed_from_the_group_later_the_next_alert_goes_privately(bot: B
     await walk(bot, danger=True)  # its alert to the group fails ...
     await bot.deliver()
     assert not private_alerts(bot, STAFF)
-    await walk(bot, danger=True)  # ... so the next one goes to staff privately
+    await walk(bot, danger=True)  # ... so the next one goes to staff privately (and the group is tried)
     await bot.deliver()
     assert [text for text in private_alerts(bot, STAFF) if "Kasus #3" in text]
+    bot.emu.add_group(STAFF_CHAT_ID, "Staf DP3AKB")  # the bot is added back
+    await walk(bot, REPORTER + 1, danger=True)  # (another reporter: 3 reports an hour each)
+    await bot.deliver()
+    assert [m for m in bot.emu.bot_messages(STAFF_CHAT_ID) if "Kasus #4" in m.text]
+    await walk(bot, REPORTER + 1, danger=True)  # the group took an alert again: the detour ends
+    await bot.deliver()
+    assert [m for m in bot.emu.bot_messages(STAFF_CHAT_ID) if "Kasus #5" in m.text]
+    assert not [text for text in private_alerts(bot, STAFF) if "Kasus #5" in text]
