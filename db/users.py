@@ -228,10 +228,10 @@ async def erase_user(session: AsyncSession, *, user: User) -> None:
     Rows with a foreign key go by cascade. Rows that name the person by Telegram id are
     anonymised (issue 17, item 11): the consents they decided as a guardian keep the child's
     consent but no longer name them; invites, scopes and messages queued to their chat without an
-    account link lose the id or go. The audit log keeps what was done, without who, for a child
-    or parent; what a facilitator, staff member or admin did under their role (audit entries,
-    case assignments, events and broadcasts they authored) stays attributed: those are records
-    of official acts, kept for accountability (README, "Data retention").
+    account link lose the id or go. The audit log keeps a guardian's consent decisions without
+    who made them; what a facilitator, staff member or admin did under their role (audit entries,
+    case assignments, events and broadcasts they authored) stays attributed, also after the role
+    was taken back: those are records of official acts, kept for accountability (README).
     """
     telegram_id = user.telegram_id
     await session.execute(update(GuardianConsent).where(GuardianConsent.decided_by_telegram_id == telegram_id)
@@ -241,11 +241,12 @@ async def erase_user(session: AsyncSession, *, user: User) -> None:
                           .values(created_by_telegram_id=None))
     await session.execute(delete(FacilitatorScope).where(FacilitatorScope.facilitator_telegram_id == telegram_id))
     await session.execute(delete(Delivery).where(Delivery.chat_id == telegram_id, Delivery.user_id.is_(None)))  # type: ignore[union-attr]
-    if user.role in (None, Role.CHILD, Role.PARENT):
-        await session.execute(update(AuditEntry).where(AuditEntry.actor_telegram_id == telegram_id)
-                              .values(actor_telegram_id=None, detail="by an erased account"))
-        await session.execute(update(AuditEntry).where(AuditEntry.subject.in_((str(telegram_id), f"user:{user.id}")))  # type: ignore[union-attr]
-                              .values(subject=None))
+    # What a person decided as a guardian stays, not who; what anyone did under an invited role
+    # (a former staff member now holds a parent account) stays attributed.
+    await session.execute(update(AuditEntry).where(AuditEntry.actor_telegram_id == telegram_id,
+                                                   AuditEntry.action.startswith("consent."))  # type: ignore[union-attr]
+                          .values(actor_telegram_id=None, detail="by an erased account"))
+    await session.execute(update(AuditEntry).where(AuditEntry.subject == f"user:{user.id}").values(subject=None))
     # No in-session sync: evaluating the criteria against every loaded User made erasing a
     # batch of accounts quadratic; nothing uses the erased object afterwards.
     await session.execute(

@@ -7,9 +7,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.loaders import load_regions
-from db import consent, users
+from db import audit, consent, users
 from db.errors import InvalidChoice
-from db.models import GuardianConsent, User
+from db.models import AuditEntry, GuardianConsent, User
 from db.users import Step
 from tests.helpers.factories import NOW, make_user
 
@@ -93,3 +93,13 @@ async def test_touch_keeps_only_the_day(session: AsyncSession) -> None:
     assert user.last_seen_at == midnight_wita + timedelta(days=1)
     stored = await session.scalar(select(User.last_seen_at).where(User.id == user.id))
     assert stored == midnight_wita + timedelta(days=1)
+
+
+async def test_erasure_keeps_official_acts_attributed_and_unnames_guardian_decisions(session: AsyncSession) -> None:
+    former_staff = await make_user(session, 77, role="staff")
+    await audit.record(session, actor_telegram_id=77, action="report.ack", subject="report:1", now=NOW)
+    await audit.record(session, actor_telegram_id=77, action="consent.give", subject="user:9", now=NOW)
+    former_staff.role = "parent"  # the role was taken back (db/roles.revoke)
+    await users.erase_user(session, user=former_staff)
+    entries = {e.action: e.actor_telegram_id for e in (await session.scalars(select(AuditEntry))).all()}
+    assert entries == {"report.ack": 77, "consent.give": None}
