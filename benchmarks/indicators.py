@@ -148,15 +148,38 @@ def generate(url: str, users: int, rows: int) -> dict[str, int]:
     return counts
 
 
+SECRET = "benchmark-secret-key-that-is-long-enough-0123456789"
+
+
 async def export(url: str, folder: Path, fmt: str) -> float:
-    """The production path (SQL aggregation, closed months stored): seconds for one export."""
+    """The production path (SQL aggregation with cell keys, closed months stored, protected
+    publishing at min-cell 5): seconds for one export."""
     started = time.perf_counter()
     engine = make_engine(url)
     async with session_factory(engine)() as session:
-        rows = await compute(session, period=PERIOD, now=NOW)
+        rows = await compute(session, period=PERIOD, now=NOW, secret=SECRET)
     await engine.dispose()
-    (write_csv if fmt == "csv" else write_xlsx)(rows, folder / f"year.{fmt}")
+    (write_csv if fmt == "csv" else write_xlsx)(rows, folder / f"year.{fmt}", min_cell=5)
     return time.perf_counter() - started
+
+
+async def accuracy(url: str) -> dict[str, float]:
+    """The cost of protection: mean |exact − published| over published counts, and shares."""
+    from db import disclosure
+
+    engine = make_engine(url)
+    async with session_factory(engine)() as session:
+        rows = await compute(session, period=PERIOD, now=NOW, secret=SECRET)
+    await engine.dispose()
+    error, published = disclosure.mean_absolute_error(rows, min_cell=5)
+    shown = disclosure.publish_all(rows, min_cell=5)
+    counts = [(row, figure) for row, figure in zip(rows, shown, strict=True) if row.is_count and row.value > 0]
+    hidden = sum(1 for _, figure in counts if figure.number is None)
+    exact = sum(1 for row, figure in counts if figure.number == row.value)
+    totals = [abs(row.value - (figure.number or 0)) / row.value for row, figure in counts
+              if figure.number is not None and all(v in ("ALL", "") for v in row.values.values())]
+    return {"mae": error, "published": published, "hidden": hidden, "nonzero": len(counts),
+            "exact_share": exact / max(1, published), "total_rel": max(totals, default=0.0)}
 
 
 async def naive(url: str) -> int:
@@ -205,7 +228,8 @@ def measure(url: str) -> None:
         cold = asyncio.run(export(url, Path(tmp), "csv"))
         warm = asyncio.run(export(url, Path(tmp), "csv"))
         xlsx = asyncio.run(export(url, Path(tmp), "xlsx"))
-    print(json.dumps({"cold": cold, "warm": warm, "xlsx": xlsx, "peak_mib": peak_mib()}))
+    peak = peak_mib()
+    print(json.dumps({"cold": cold, "warm": warm, "xlsx": xlsx, "peak_mib": peak} | asyncio.run(accuracy(url))))
 
 
 def main() -> None:
@@ -233,6 +257,10 @@ def main() -> None:
             print(f"  full-year CSV, every later export:  {figures['warm']:.2f} s")
             print(f"  full-year XLSX, every later export: {figures['xlsx']:.2f} s")
             print(f"  peak memory of the exporting process: {figures['peak_mib']:.0f} MiB")
+            print(f"  protection (min-cell 5): mean |exact - published| {figures['mae']:.2f} over "
+                  f"{figures['published']:,.0f} published counts ({figures['exact_share']:.0%} exact); "
+                  f"{figures['hidden']:,.0f} of {figures['nonzero']:,.0f} non-zero counts shown as <5; "
+                  f"largest relative change of a total {figures['total_rel']:.2%}")
         if not args.skip_naive:
             started = time.perf_counter()
             asyncio.run(naive(url))

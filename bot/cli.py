@@ -239,12 +239,15 @@ def content_check() -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--min-cell", type=click.IntRange(min=0), default=5, show_default=True,
-              help="Counts from 1 to N-1 print as <N; 0 prints exact counts.")
+              help="Protect figures: counts from 1 to N-1 print as <N, others carry a fixed random "
+                   "adjustment (needs SECRET_KEY); 0 prints exact figures and says so.")
 def export(date_from: Any, date_to: Any, fmt: str, out: Path, min_cell: int) -> None:
     """Export the participation indicators of a period (SPEC §8)."""
     settings = _settings()
     if date_to < date_from:
         raise CliError("--to is before --from")
+    if min_cell > 0 and not settings.SECRET_KEY:
+        raise CliError("protected figures need SECRET_KEY (the record keys come from it); set it, or pass --min-cell 0")
     _upgrade(settings)
 
     async def work() -> int:
@@ -257,9 +260,10 @@ def export(date_from: Any, date_to: Any, fmt: str, out: Path, min_cell: int) -> 
         period = Period(date_from.date(), date_to.date(), settings.tz)
         now = datetime.now(UTC)
         try:
-            await store_closed_months(session_factory(engine), period=period, now=now)
+            secret = settings.SECRET_KEY
+            await store_closed_months(session_factory(engine), period=period, now=now, secret=secret)
             async with session_factory(engine)() as session:
-                rows = await compute(session, period=period, now=now)
+                rows = await compute(session, period=period, now=now, secret=secret)
                 runs = await figures_in_period(session, start=period.utc_start, end=period.utc_end)
         finally:
             await engine.dispose()

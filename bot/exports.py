@@ -1,6 +1,8 @@
 """Exports of the participation indicators: CSV in the long format of SPEC §8, and XLSX.
 
 XLSX is written with XlsxWriter (native Excel charts, formats, column widths; no Excel needed).
+Every figure — CSV value, XLSX cell, XLSX chart data — is published through db/disclosure.py
+(perturbed, suppressed or exact with `min_cell=0`), and every sheet and the CSV say which.
 
 Writing runs in a worker thread so that the bot's event loop never waits on a file. Both
 writers fill a temporary file beside the target and rename it at the end, so a crash or a kill
@@ -19,8 +21,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from db import disclosure
 from db.broadcasts import RunFigures
-from db.indicators import HEADER, INDICATORS, Row, suppress_small_cells
+from db.disclosure import Published
+from db.indicators import DIMENSIONS, HEADER, INDICATORS, Row
 
 DEFAULT_MIN_CELL = 5
 
@@ -48,12 +52,17 @@ def atomic_file(path: Path) -> Iterator[Path]:
 
 
 def write_csv(rows: Sequence[Row], path: Path, *, min_cell: int = DEFAULT_MIN_CELL) -> int:
-    """Write the long-format CSV (exact SPEC §8 header); return the number of data rows."""
+    """Write the long-format CSV (exact SPEC §8 header); return the number of data rows.
+
+    The last row is a note (indicator `note`, the text in `value`) saying how the figures are
+    protected, or that they are exact.
+    """
     with atomic_file(path) as temporary, temporary.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
-        cells = suppress_small_cells(rows, min_cell)
+        cells = disclosure.csv_rows(rows, min_cell=min_cell)
         writer.writerows(cells)
+        writer.writerow(["note", "", "", *([""] * len(DIMENSIONS)), disclosure.note(min_cell)])
     return len(cells)
 
 
@@ -95,17 +104,19 @@ def _write_workbook(
     bold = workbook.add_format({"bold": True})
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     number = workbook.add_format({"num_format": "#,##0"})
-    decimal = workbook.add_format({"num_format": "0.00"})
+    decimal = workbook.add_format({"num_format": "0.0"})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
 
+    note_format = workbook.add_format({"italic": True, "font_color": "#9C0006" if not min_cell else "#375623"})
+    note = disclosure.note(min_cell)
+    shown = dict(zip(map(id, rows), disclosure.publish_all(rows, min_cell=min_cell), strict=True))
     span = _whole_period(rows)  # once: a row is the whole period's or a month's
     whole = [r for r in rows if (r.period_start, r.period_end) == span]
     summary = workbook.add_worksheet("Ringkasan")
     summary.write(0, 0, title, workbook.add_format({"bold": True, "font_size": 14}))
     if rows:
         summary.write(1, 0, f"Periode: {rows[0].period_start.isoformat()} s/d {max(r.period_end for r in rows).isoformat()} (WITA)")
-    summary.write(2, 0, f"Angka 1 sampai {min_cell - 1} ditulis <{min_cell} untuk melindungi anak." if min_cell else
-                  "Angka ditulis persis (tanpa perlindungan sel kecil).")
+    summary.write(2, 0, note, note_format)
     for col, name in enumerate(("Indikator", "Definisi", "Klaster KLA", "Total")):
         summary.write(4, col, name, header)
     for line, indicator in enumerate(INDICATORS, start=5):
@@ -113,7 +124,7 @@ def _write_workbook(
         summary.write(line, 0, indicator.code, bold)
         summary.write(line, 1, indicator.definition, wrap)
         summary.write(line, 2, indicator.cluster, wrap)
-        _write_value(summary, line, 3, total, min_cell, number, decimal)
+        _write_value(summary, line, 3, total, shown.get(id(total)), number, decimal)
     summary.set_column(0, 0, 30)
     summary.set_column(1, 1, 70)
     summary.set_column(2, 2, 45)
@@ -121,40 +132,53 @@ def _write_workbook(
 
     for group in dict.fromkeys(indicator.group for indicator in INDICATORS):
         sheet = workbook.add_worksheet(group.capitalize()[:31])
+        sheet.write(0, 0, note, note_format)
         for col, name in enumerate(HEADER):
-            sheet.write(0, col, name, header)
-        line = 1
+            sheet.write(1, col, name, header)
+        line = 2
         for row in rows:
             if by_code[row.indicator].group != group:
                 continue
             for col, cell in enumerate(row.as_csv()[:-1]):
                 sheet.write_string(line, col, cell)
-            _write_value(sheet, line, len(HEADER) - 1, row, min_cell, number, decimal)
+            _write_value(sheet, line, len(HEADER) - 1, row, shown[id(row)], number, decimal)
             line += 1
-        sheet.autofilter(0, 0, max(line - 1, 1), len(HEADER) - 1)
-        sheet.freeze_panes(1, 0)
+        sheet.autofilter(1, 0, max(line - 1, 2), len(HEADER) - 1)
+        sheet.freeze_panes(2, 0)
         sheet.set_column(0, 0, 26)
         sheet.set_column(1, 2, 12)
         sheet.set_column(3, 4, 22)
         sheet.set_column(5, len(HEADER) - 1, 12)
 
-    _broadcast_sheet(workbook, broadcast_runs, header, number)
-    _charts(workbook, rows, whole, header, number)
+    _broadcast_sheet(workbook, broadcast_runs, header, number, min_cell=min_cell, note=(note, note_format))
+    _charts(workbook, rows, whole, shown, header, number, note=(note, note_format))
     workbook.close()
 
 
-def _broadcast_sheet(workbook: Any, runs: Sequence[RunFigures], header: Any, number: Any) -> None:
-    """Per broadcast occurrence: the delivery figures the author sees in the bot."""
+def _broadcast_sheet(
+    workbook: Any, runs: Sequence[RunFigures], header: Any, number: Any, *, min_cell: int, note: tuple[str, Any]
+) -> None:
+    """Per broadcast occurrence: the delivery figures the author sees in the bot.
+
+    These counts have no record keys (they come from db/broadcasts.py), so they are protected by
+    the threshold alone: 1 to min_cell-1 prints as `<min_cell`. They carry no place, age or
+    gender, and a broadcast's audience is chosen by its author.
+    """
     sheet = workbook.add_worksheet("Siaran")
+    sheet.write(0, 0, *note)
     names = ("siaran", "waktu (UTC)", "penerima", "terkirim", "gagal", "memblokir", "menunggu",
              "dihentikan", "mulai (UTC)", "selesai (UTC)", "pesan/detik")
     for col, name in enumerate(names):
-        sheet.write(0, col, name, header)
-    for line, run in enumerate(runs, start=1):
+        sheet.write(1, col, name, header)
+    for line, run in enumerate(runs, start=2):
         sheet.write_number(line, 0, run.run_id)
         sheet.write_string(line, 1, run.occurrence_at.strftime("%Y-%m-%d %H:%M"))
         for col, value in enumerate((run.audience, run.sent, run.failed, run.blocked, run.pending, run.cancelled), start=2):
-            sheet.write_number(line, col, value, number)
+            figure = disclosure.threshold(value, min_cell=min_cell)
+            if figure.number is None:
+                sheet.write_string(line, col, figure.text)
+            else:
+                sheet.write_number(line, col, figure.number, number)
         sheet.write_string(line, 8, run.started_at.strftime("%Y-%m-%d %H:%M:%S") if run.started_at else "")
         sheet.write_string(line, 9, run.finished_at.strftime("%Y-%m-%d %H:%M:%S") if run.finished_at else "")
         if run.per_second is not None:
@@ -177,26 +201,40 @@ def _whole_period(rows: Sequence[Row]) -> tuple[date, date] | None:
     return min(r.period_start for r in rows), max(r.period_end for r in rows)
 
 
-def _write_value(sheet: Any, line: int, col: int, row: Row | None, min_cell: int, number: Any, decimal: Any) -> None:
-    if row is None:
-        sheet.write_number(line, col, 0, number)
-    elif min_cell > 0 and row.is_count and 0 < row.value < min_cell:
-        sheet.write_string(line, col, f"<{min_cell}")
+def _write_value(
+    sheet: Any, line: int, col: int, row: Row | None, shown: Published | None, number: Any, decimal: Any
+) -> None:
+    """Write a published figure: a number where there is one, its text ("<5", "–") otherwise."""
+    if row is None or shown is None:
+        sheet.write_string(line, col, disclosure.EMPTY)
+    elif shown.number is None:
+        sheet.write_string(line, col, shown.text)
     else:
-        sheet.write_number(line, col, row.value, number if row.is_count else decimal)
+        sheet.write_number(line, col, shown.number, number if row.is_count else decimal)
 
 
-def _charts(workbook: Any, rows: Sequence[Row], whole: Sequence[Row], header: Any, number: Any) -> None:
-    """A data sheet of chart series and the charts drawn from it (native Excel charts)."""
+def _charts(
+    workbook: Any, rows: Sequence[Row], whole: Sequence[Row], shown: dict[int, Published], header: Any, number: Any,
+    *, note: tuple[str, Any],
+) -> None:
+    """A data sheet of chart series and the charts drawn from it (native Excel charts).
+
+    The series hold the published figures: a hidden one is written as its text ("<5"), which
+    Excel draws as a gap, never as the exact count.
+    """
     data = workbook.add_worksheet("Grafik")
+    data.write(0, 3, *note)
     code = "users_registered"
 
-    def series(cells: list[tuple[str, float]], top: int, left: int, caption: str) -> tuple[int, int, int]:
+    def series(cells: list[tuple[str, Published]], top: int, left: int, caption: str) -> tuple[int, int, int]:
         data.write(top, left, caption, header)
         data.write(top, left + 1, "jumlah", header)
-        for i, (label, value) in enumerate(cells, start=1):
+        for i, (label, figure) in enumerate(cells, start=1):
             data.write_string(top + i, left, label)
-            data.write_number(top + i, left + 1, value, number)
+            if figure.number is None:
+                data.write_string(top + i, left + 1, figure.text)
+            else:
+                data.write_number(top + i, left + 1, figure.number, number)
         return top + 1, top + len(cells), left
 
     def chart(kind: str, title: str, place: str, span: tuple[int, int, int]) -> None:
@@ -213,17 +251,18 @@ def _charts(workbook: Any, rows: Sequence[Row], whole: Sequence[Row], header: An
         figure.set_legend({"none": True})
         data.insert_chart(place, figure, {"x_scale": 1.2, "y_scale": 1.1})
 
-    def cells(dimension: str) -> list[tuple[str, float]]:
+    def cells(dimension: str) -> list[tuple[str, Published]]:
         picked = [r for r in whole if r.indicator == code and r.values[dimension] not in ("ALL", "", "-")
                   and all(r.values[d] == "ALL" for d in ("kelurahan", "age_band", "gender", "role") if d != dimension)]
-        return sorted(((r.values[dimension], r.value) for r in picked), key=lambda c: c[0])
+        return sorted(((r.values[dimension], shown[id(r)]) for r in picked), key=lambda c: c[0])
 
     whole_period = _whole_period(rows)
     months = sorted(
-        ((r.period_start.strftime("%Y-%m"), r.value) for r in rows
+        ((r.period_start.strftime("%Y-%m"), shown[id(r)]) for r in rows
          if r.indicator == code and _is_total(r) and (r.period_start, r.period_end) != whole_period),
+        key=lambda c: c[0],
     )
-    chart("column", "Pendaftar per kecamatan", "E2", series(cells("kecamatan"), 0, 0, "kecamatan"))
+    chart("column", "Pendaftar per kecamatan", "E3", series(cells("kecamatan"), 2, 0, "kecamatan"))
     chart("line", "Pendaftar per bulan", "E20", series(months, 20, 0, "bulan"))
     chart("column", "Pendaftar per kelompok umur", "E38", series(cells("age_band"), 40, 0, "kelompok umur"))
     chart("pie", "Pendaftar per jenis kelamin", "E56", series(cells("gender"), 60, 0, "jenis kelamin"))

@@ -24,7 +24,12 @@ if TYPE_CHECKING:
     from db.indicators import Period
 
 GRACE = timedelta(days=7)  # late consents, retries and check-ins settle within a week
-Cell = tuple[str, tuple[str, ...], tuple[float, float]]  # (YYYY-MM, dimension values, (value, base))
+Cell = tuple[str, tuple[str, ...], tuple[float, ...]]  # (YYYY-MM, dimension values, measures)
+# A cell stores two numbers (value, base). A count has two measures (count, cell key) and stores
+# them as they are; a rate has four (numerator, answers, cell key, people) and stores two in
+# each column, the second shifted by SHIFT: additions of stored cells stay additions, and one
+# month's cell at the finest grain never holds 2^24 answers. No migration needed.
+SHIFT = float(1 << 24)
 Scan = Callable[["Period"], Awaitable[list[Cell]]]  # the cells of a period, by month
 
 
@@ -52,6 +57,7 @@ async def closed_month_cells(
     fingerprint: str,
     timezone: str,
     dimensions: Sequence[str],
+    width: int = 2,
     months: Sequence[Period],
     scan: Scan,
     now: datetime,
@@ -74,7 +80,7 @@ async def closed_month_cells(
             )
         )).all()
     )
-    cells = await _read(session, stored, dimensions) if read else []
+    cells = await _read(session, stored, dimensions, width) if read else []
     missing = [keys[key] for key in sorted(keys) if key not in stored]
     fresh = [cell for span in consecutive(missing) for cell in await scan(span)]
     for month in missing:
@@ -85,7 +91,26 @@ async def closed_month_cells(
     return cells
 
 
-async def _read(session: AsyncSession, stored: dict[str, int], dimensions: Sequence[str]) -> list[Cell]:
+def pack(measures: tuple[float, ...]) -> tuple[float, float]:
+    """The two stored numbers of a cell's measures (see SHIFT)."""
+    if len(measures) == 2:
+        return measures[0], measures[1]
+    numerator, answers, key, people = measures
+    if max(numerator, answers, people) >= SHIFT:
+        raise ValueError("a stored cell holds fewer than 2^24 of anything")
+    return numerator + SHIFT * key, answers + SHIFT * people
+
+
+def unpack(value: float, base: float, width: int) -> tuple[float, ...]:
+    """The measures of a stored cell (inverse of `pack`)."""
+    if width == 2:
+        return value, base
+    key, numerator = divmod(value, SHIFT)
+    people, answers = divmod(base, SHIFT)
+    return numerator, answers, key, people
+
+
+async def _read(session: AsyncSession, stored: dict[str, int], dimensions: Sequence[str], width: int) -> list[Cell]:
     if not stored:
         return []
     month_of = {month_id: key for key, month_id in stored.items()}
@@ -96,7 +121,7 @@ async def _read(session: AsyncSession, stored: dict[str, int], dimensions: Seque
         )
     )
     return [
-        (month_of[record[0]], tuple(record[1:-2]), (float(record[-2]), float(record[-1])))
+        (month_of[record[0]], tuple(record[1:-2]), unpack(float(record[-2]), float(record[-1]), width))
         for record in records
     ]
 
@@ -126,7 +151,8 @@ async def _store(
     await session.execute(
         insert(IndicatorCell),
         [
-            {"month_id": month_id, **dict(zip(dimensions, values, strict=True)), "value": value, "base": base}
-            for _, values, (value, base) in cells
+            {"month_id": month_id, **dict(zip(dimensions, values, strict=True)),
+             **dict(zip(("value", "base"), pack(measures), strict=True))}
+            for _, values, measures in cells
         ],
     )

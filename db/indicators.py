@@ -12,7 +12,7 @@ import hashlib
 import statistics
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 from typing import Any
@@ -22,6 +22,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
+from db.disclosure import KEYS, RecordKeys, csv_rows, record_keys
 from db.indicator_cache import Cell, closed_month_cells, consecutive, is_closed
 from db.models import (
     ConsentStatus,
@@ -64,10 +65,19 @@ class Row:
     values: dict[str, str]  # dimension -> value, ALL, or "" when not applicable
     value: float
     is_count: bool = True
-    base: float | None = None  # for a rate: how many it was computed from (small-cell rule)
+    base: float | None = None  # for a rate: how many answers it was computed from
+    key: int | None = None  # the cell key (db/disclosure.py); None when computed without SECRET_KEY
+    people: float | None = None  # for a rate or a median: how many people (or reports) stand behind it
+
+    @property
+    def kind(self) -> str:
+        """`count`, `rate` or `median`."""
+        if self.is_count:
+            return "count"
+        return "median" if self.indicator.endswith("_median") else "rate"
 
     def as_csv(self) -> list[str]:
-        """The row in HEADER order (value formatted, no suppression)."""
+        """The row in HEADER order with its exact value (publish through db/disclosure.py)."""
         value = str(int(self.value)) if self.is_count else f"{self.value:.2f}"
         return [self.indicator, self.period_start.isoformat(), self.period_end.isoformat(),
                 *(self.values.get(d, "") for d in DIMENSIONS), value]
@@ -124,6 +134,8 @@ class Indicator:
     denominator: Callable[[], ColumnElement[Any]] | None = None  # set for rates (percent)
     columns: Callable[[], dict[str, Any]] = lambda: {d: getattr(User, d) for d in FINE[:5]}  # noqa: E731
     median: bool = False  # computed by `_response_medians`, not by the generic scan
+    record: Callable[[], Any] = lambda: User.id  # noqa: E731  # the counted record's id: its key
+    people: Callable[[], ColumnElement[Any]] | None = None  # for rates: the people behind a cell
 
 
 def _report_columns() -> dict[str, Any]:
@@ -183,6 +195,7 @@ INDICATORS: tuple[Indicator, ...] = (
             Delivery.kind == "broadcast", Delivery.status == "sent", _between(Delivery.sent_at, p)
         ),
         lambda: Delivery.sent_at,
+        record=lambda: Delivery.id,
     ),
     Indicator(
         "broadcast_failed",
@@ -196,6 +209,7 @@ INDICATORS: tuple[Indicator, ...] = (
             _between(Delivery.created_at, p),
         ),
         lambda: Delivery.created_at,
+        record=lambda: Delivery.id,
     ),
     Indicator(
         "quiz_participants",
@@ -208,6 +222,7 @@ INDICATORS: tuple[Indicator, ...] = (
         ),
         lambda: QuizAttempt.started_at,
         distinct=True,
+        record=lambda: QuizAttempt.user_id,
     ),
     Indicator(
         "quiz_completed",
@@ -219,6 +234,7 @@ INDICATORS: tuple[Indicator, ...] = (
             QuizAttempt.status == QuizStatus.COMPLETED, _between(QuizAttempt.completed_at, p)
         ),
         lambda: QuizAttempt.completed_at,
+        record=lambda: QuizAttempt.id,
     ),
     Indicator(
         "quiz_correct_rate",
@@ -231,6 +247,8 @@ INDICATORS: tuple[Indicator, ...] = (
         .join(User, User.id == QuizAttempt.user_id).where(_between(QuizAnswer.answered_at, p)),
         lambda: QuizAnswer.answered_at,
         denominator=lambda: func.count(QuizAnswer.id),
+        record=lambda: QuizAnswer.id,
+        people=lambda: func.count(func.distinct(QuizAttempt.user_id)),
     ),
     Indicator(
         "reports_received",
@@ -243,6 +261,7 @@ INDICATORS: tuple[Indicator, ...] = (
         lambda: Report.created_at,
         dimensions=REPORT_DIMENSIONS,
         columns=_report_columns,
+        record=lambda: Report.id,
     ),
     Indicator(
         "reports_closed",
@@ -256,6 +275,7 @@ INDICATORS: tuple[Indicator, ...] = (
         lambda: Report.closed_at,
         dimensions=REPORT_DIMENSIONS,
         columns=_report_columns,
+        record=lambda: Report.id,
     ),
     Indicator(
         "reports_not_genuine",
@@ -269,6 +289,7 @@ INDICATORS: tuple[Indicator, ...] = (
         lambda: Report.closed_at,
         dimensions=REPORT_DIMENSIONS,
         columns=_report_columns,
+        record=lambda: Report.id,
     ),
     Indicator(
         "report_first_response_hours_median",
@@ -282,6 +303,7 @@ INDICATORS: tuple[Indicator, ...] = (
         dimensions=REPORT_DIMENSIONS,
         columns=_report_columns,
         median=True,
+        record=lambda: Report.id,
     ),
     Indicator(
         "event_signups",
@@ -294,6 +316,7 @@ INDICATORS: tuple[Indicator, ...] = (
             EventSignup.status != SignupStatus.CANCELLED, _between(EventSignup.created_at, p)
         ),
         lambda: EventSignup.created_at,
+        record=lambda: EventSignup.id,
     ),
     Indicator(
         "event_attendance",
@@ -305,6 +328,7 @@ INDICATORS: tuple[Indicator, ...] = (
             EventSignup.attended_at.is_not(None), _between(EventSignup.attended_at, p)  # type: ignore[union-attr]
         ),
         lambda: EventSignup.attended_at,
+        record=lambda: EventSignup.id,
     ),
     Indicator(
         "events_held",
@@ -316,6 +340,7 @@ INDICATORS: tuple[Indicator, ...] = (
         lambda: Event.starts_at,
         dimensions=("kecamatan", "kelurahan"),
         columns=lambda: {"kecamatan": Event.kecamatan, "kelurahan": Event.kelurahan},
+        record=lambda: Event.id,
     ),
 )
 
@@ -329,23 +354,45 @@ def _month_key(column: Any, dialect: str, tz: ZoneInfo, moment: datetime) -> Any
     return func.strftime("%Y-%m", func.datetime(column, f"{int(offset.total_seconds() // 60):+d} minutes"))
 
 
-async def _cells(session: AsyncSession, indicator: Indicator, period: Period, *, by_month: bool) -> list[Cell]:
-    """One scan: counts at the finest grain (month, if asked, and every user dimension)."""
+def _width(indicator: Indicator) -> int:
+    """How many measures a cell of the indicator carries (see `_cells`)."""
+    return 4 if indicator.denominator is not None else 2
+
+
+async def _cells(
+    session: AsyncSession, indicator: Indicator, period: Period, *, by_month: bool, keys: RecordKeys | None
+) -> list[Cell]:
+    """One scan: measures at the finest grain (month, if asked, and every dimension).
+
+    A count's cell carries (count, cell key); a rate's (numerator, answers, cell key, people).
+    The cell key is the sum of the records' keys (db/disclosure.py), 0 without record keys.
+    """
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     columns = indicator.columns()
     dims = [columns[d].label(d) for d in FINE if d in indicator.dimensions]
-    keys = list(dims)
+    group = list(dims)
     if by_month:
-        keys.insert(0, _month_key(indicator.timestamp(), dialect, period.tz, period.utc_start).label("month"))
+        group.insert(0, _month_key(indicator.timestamp(), dialect, period.tz, period.utc_start).label("month"))
     measures = [indicator.count().label("value")]
     if indicator.denominator is not None:
         measures.append(indicator.denominator().label("base"))
-    statement = indicator.source(period).with_only_columns(*keys, *measures).group_by(*keys)
-    result = []
+    if indicator.people is not None:
+        measures.append(indicator.people().label("people"))
+    if keys is not None:
+        wide = keys.sql(indicator.record())
+        # A person counted once is keyed once; two people with the same wide key are 1 in 2^31.
+        measures.append((func.sum(func.distinct(wide)) if indicator.distinct else func.sum(wide)).label("key"))
+    statement = indicator.source(period).with_only_columns(*group, *measures).group_by(*group)
+    result: list[Cell] = []
     for record in (await session.execute(statement)).mappings():
         values = tuple("-" if record[d] is None else str(record[d]) for d in FINE if d in indicator.dimensions)
-        base = float(record["base"] or 0) if indicator.denominator is not None else 0.0
-        result.append((str(record["month"]) if by_month else "", values, (float(record["value"] or 0), base)))
+        key = float(int(record["key"] or 0) % KEYS) if keys is not None else 0.0
+        value = float(record["value"] or 0)
+        if indicator.denominator is not None:
+            measured: tuple[float, ...] = (value, float(record["base"] or 0), key, float(record["people"] or 0))
+        else:
+            measured = (value, key)
+        result.append((str(record["month"]) if by_month else "", values, measured))
     return result
 
 
@@ -355,56 +402,86 @@ async def compute(
     period: Period,
     indicators: Sequence[Indicator] = INDICATORS,
     now: datetime | None = None,
+    secret: str | None = None,
 ) -> list[Row]:
     """Every indicator for the whole period and for each month in it, with ALL totals.
 
     The database aggregates to the finest grain, one scan per indicator and span of months; the
     grouping sets (ALL totals) are then sums over those few thousand cells, never over rows. With
     `now`, closed months are read from (or first written to) the store of db/indicator_cache.py.
+    With `secret` (SECRET_KEY) every cell carries its cell key, which protected publishing
+    (db/disclosure.py) needs; without it the rows can be published exactly only.
     """
+    keys = record_keys(secret) if secret else None
+    keyed = keys is not None
     months = list(period.months())
     rows: list[Row] = []
     for indicator in indicators:
         if indicator.median:
             continue
-        monthly = await _monthly_cells(session, indicator, months, now)
+        monthly = await _monthly_cells(session, indicator, months, now, keys)
         by_month: dict[str, list[Cell]] = {}
         for cell in monthly:
             by_month.setdefault(cell[0], []).append(cell)
-        whole = await _cells(session, indicator, period, by_month=False) if indicator.distinct else _collapse(monthly)
-        rows += _rollup(indicator, period, whole)
+        month_rows: list[Row] = []
         if len(months) > 1:
             for month in months:
-                rows += _rollup(indicator, month, by_month.get(month.start.strftime("%Y-%m"), []))
+                month_rows += _rollup(indicator, month, by_month.get(month.start.strftime("%Y-%m"), []), keyed=keyed)
+        if indicator.distinct:
+            whole = await _cells(session, indicator, period, by_month=False, keys=keys)
+        else:
+            whole = _collapse(monthly)
+        whole_rows = _rollup(indicator, period, whole, keyed=keyed)
+        if indicator.people is not None and month_rows:
+            whole_rows = _people_at_least(whole_rows, month_rows)
+        rows += whole_rows + month_rows
     if any(indicator.median for indicator in indicators):
         rows += await _response_medians(session, period, months if len(months) > 1 else [])
     return rows
 
 
+def _people_at_least(whole: Sequence[Row], months: Sequence[Row]) -> list[Row]:
+    """Whole-period people of a rate: the most in any one month (a sum would count a child twice).
+
+    A lower bound, so a rate is never published with fewer people behind it than the threshold.
+    """
+    most: dict[tuple[str, ...], float] = {}
+    for row in months:
+        labels = tuple(row.values[d] for d in DIMENSIONS)
+        most[labels] = max(most.get(labels, 0.0), row.people or 0.0)
+    return [replace(row, people=most.get(tuple(row.values[d] for d in DIMENSIONS), 0.0)) for row in whole]
+
+
 async def _monthly_cells(
-    session: AsyncSession, indicator: Indicator, months: Sequence[Period], now: datetime | None
+    session: AsyncSession, indicator: Indicator, months: Sequence[Period], now: datetime | None,
+    keys: RecordKeys | None,
 ) -> list[Cell]:
     """Cells by month: closed months from the store, the others scanned from the rows."""
     closed = [month for month in months if is_closed(month, now=now)]
-    cells = await _closed_cells(session, indicator, closed, now) if closed and now is not None else []
+    cells = await _closed_cells(session, indicator, closed, now, keys) if closed and now is not None else []
     for span in consecutive([month for month in months if month not in closed]):
-        cells += await _cells(session, indicator, span, by_month=True)
+        cells += await _cells(session, indicator, span, by_month=True, keys=keys)
     return cells
 
 
 async def store_closed_months(
-    scope: Callable[[], AbstractAsyncContextManager[AsyncSession]], *, period: Period, now: datetime
+    scope: Callable[[], AbstractAsyncContextManager[AsyncSession]],
+    *,
+    period: Period,
+    now: datetime,
+    secret: str | None = None,
 ) -> None:
     """Store the closed months of a period that are not stored yet (before an export, and hourly).
 
     One transaction per indicator: on SQLite a writer then waits for one short insert at a time,
-    never for the scans of a whole year.
+    never for the scans of a whole year. Months are stored with their cell keys under `secret`.
     """
+    keys = record_keys(secret) if secret else None
     closed = [month for month in period.months() if is_closed(month, now=now)]
     for indicator in INDICATORS:
         if closed and not indicator.median:
             async with scope() as session:
-                await _closed_cells(session, indicator, closed, now, read=False)
+                await _closed_cells(session, indicator, closed, now, keys, read=False)
 
 
 def recent_months(now: datetime, tz: ZoneInfo, count: int = 13) -> Period:
@@ -416,28 +493,36 @@ def recent_months(now: datetime, tz: ZoneInfo, count: int = 13) -> Period:
 
 
 async def _closed_cells(
-    session: AsyncSession, indicator: Indicator, closed: Sequence[Period], now: datetime, *, read: bool = True
+    session: AsyncSession, indicator: Indicator, closed: Sequence[Period], now: datetime, keys: RecordKeys | None,
+    *, read: bool = True,
 ) -> list[Cell]:
     return await closed_month_cells(
         session,
         indicator=indicator.code,
-        fingerprint=fingerprint(indicator),
+        fingerprint=fingerprint(indicator, keyed=keys is not None),
         timezone=closed[0].tz.key,
         dimensions=[d for d in FINE if d in indicator.dimensions],
+        width=_width(indicator),
         months=closed,
-        scan=lambda span: _cells(session, indicator, span, by_month=True),
+        scan=lambda span: _cells(session, indicator, span, by_month=True, keys=keys),
         now=now,
         read=read,
     )
 
 
-def fingerprint(indicator: Indicator) -> str:
-    """A hash of the indicator's query: stored months of an older definition are not reused."""
+def fingerprint(indicator: Indicator, *, keyed: bool = True) -> str:
+    """A hash of the indicator's query: stored months of an older definition are not reused.
+
+    Months stored with cell keys and months stored without them (no SECRET_KEY) are kept apart.
+    """
     sample = Period(date(2000, 1, 1), date(2000, 1, 31), ZoneInfo("UTC"))
     statement = indicator.source(sample).with_only_columns(indicator.count(), *indicator.columns().values())
     text = f"{indicator.code}|{indicator.dimensions}|{indicator.timestamp()}|{statement}"
     if indicator.denominator is not None:
         text += f"|{indicator.denominator()}"
+    if indicator.people is not None:
+        text += f"|{indicator.people()}"
+    text += f"|{indicator.record()}|{'cell-key/v1' if keyed else 'plain/v2'}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -445,7 +530,8 @@ async def _response_medians(session: AsyncSession, period: Period, months: Seque
     """`report_first_response_hours_median`: the median hours from a report to staff's first action.
 
     A median is not a sum of parts, so it is taken over the per-report durations of each cell;
-    reports are few (hundreds a year), and only their durations and places are read.
+    reports are few (hundreds a year), and only their durations and places are read. Each row
+    says how many reports stand behind it (`people`): the disclosure rule needs it.
     """
     # The duration is stored, not its ends: the arrival's precise time is erased once staff act
     # (db/grain.py). Reports fall into months by their arrival hour.
@@ -465,18 +551,19 @@ async def _response_medians(session: AsyncSession, period: Period, months: Seque
         for (kecamatan, category), values in sorted(groups.items()):
             labels = {d: "" for d in DIMENSIONS} | {"kecamatan": kecamatan, "kelurahan": ALL, "category": category}
             rows.append(Row("report_first_response_hours_median", part.start, part.end, labels,
-                            statistics.median(values) if values else 0.0, is_count=False, base=len(values)))
+                            statistics.median(values) if values else 0.0, is_count=False, base=len(values),
+                            people=len(values)))
     return rows
 
 
 def _collapse(cells: Sequence[Cell]) -> list[Cell]:
     """Sum cells of several months into cells of the whole period (same dimension values)."""
     sums: dict[tuple[str, ...], list[float]] = {}
-    for _, values, (value, base) in cells:
-        total = sums.setdefault(values, [0.0, 0.0])
-        total[0] += value
-        total[1] += base
-    return [("", values, (value, base)) for values, (value, base) in sums.items()]
+    for _, values, measures in cells:
+        total = sums.setdefault(values, [0.0] * len(measures))
+        for i, measure in enumerate(measures):
+            total[i] += measure
+    return [("", values, tuple(total)) for values, total in sums.items()]
 
 
 def _picker(positions: Sequence[int]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
@@ -489,39 +576,37 @@ def _picker(positions: Sequence[int]) -> Callable[[tuple[str, ...]], tuple[str, 
     return itemgetter(*positions)  # type: ignore[return-value]
 
 
-def _rollup(indicator: Indicator, period: Period, cells: Sequence[Cell]) -> list[Row]:
+def _rollup(indicator: Indicator, period: Period, cells: Sequence[Cell], *, keyed: bool) -> list[Row]:
+    """Rows of every grouping set; a total's cell key is the sum of its records' keys (mod KEYS)."""
     present = [d for d in FINE if d in indicator.dimensions]
+    width = _width(indicator)
     rows = []
     for grouping in GROUPING_SETS:
         if any(d not in indicator.dimensions for d in grouping):
             continue
         pick = _picker([present.index(d) for d in grouping])
         sums: dict[tuple[str, ...], list[float]] = {}
-        for _, values, (value, base) in cells:
-            total = sums.setdefault(pick(values), [0.0, 0.0])
-            total[0] += value
-            total[1] += base
+        for _, values, measures in cells:
+            total = sums.setdefault(pick(values), [0.0] * width)
+            for i, measure in enumerate(measures):
+                total[i] += measure
         if not grouping:
-            sums.setdefault((), [0.0, 0.0])  # the total is written even when it is zero
-        for key in sorted(sums):
+            sums.setdefault((), [0.0] * width)  # the total is written even when it is zero
+        for group in sorted(sums):
             labels = {d: (ALL if d in indicator.dimensions else "") for d in DIMENSIONS}
-            labels.update(zip(grouping, key, strict=True))
-            value, base = sums[key]
+            labels.update(zip(grouping, group, strict=True))
+            measures = sums[group]
             if indicator.denominator is None:
-                rows.append(Row(indicator.code, period.start, period.end, labels, value))
+                value, key = measures
+                rows.append(Row(indicator.code, period.start, period.end, labels, value, key=int(key) % KEYS if keyed else None))
             else:  # a rate: sums of numerator and denominator, divided at the end
+                value, base, key, people = measures
                 rate = 100.0 * value / base if base else 0.0
-                rows.append(Row(indicator.code, period.start, period.end, labels, rate, is_count=False, base=base))
+                rows.append(Row(indicator.code, period.start, period.end, labels, rate, is_count=False, base=base,
+                                key=int(key) % KEYS if keyed else None, people=people))
     return rows
 
 
 def suppress_small_cells(rows: Sequence[Row], min_cell: int) -> list[list[str]]:
-    """CSV rows with counts between 1 and min_cell-1 printed as `<min_cell` (0 keeps all)."""
-    out = []
-    for row in rows:
-        cells = row.as_csv()
-        small = row.value if row.is_count else (row.base or 0)
-        if min_cell > 0 and 0 < small < min_cell:  # a rate of too few answers is hidden too
-            cells[-1] = f"<{min_cell}"
-        out.append(cells)
-    return out
+    """CSV rows as published (db/disclosure.py): the one path every output takes."""
+    return csv_rows(rows, min_cell=min_cell)

@@ -1,4 +1,7 @@
-"""Staff: `/ekspor` sends the indicators as a file, `/statistik` a chart (same numbers as the CLI)."""
+"""Staff: `/ekspor` sends the indicators as a file, `/statistik` a chart (same numbers as the CLI).
+
+Both always protect (db/disclosure.py, threshold 5): these files and pictures leave the office.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,9 @@ from telegram import Update
 
 from bot.charts import participation_png_async
 from bot.context import BotContext
-from bot.exports import write_export
+from bot.exports import DEFAULT_MIN_CELL, write_export
 from db import broadcasts
+from db.disclosure import protected_rows
 from db.indicators import Period, compute, recent_months, store_closed_months
 from db.sqlite_loop import in_background
 from handlers.callbacks import decode, encode
@@ -59,13 +63,14 @@ async def on_button(update: Update, context: BotContext) -> None:
     today = context.now().astimezone(context.services.settings.tz).date()
     period = period_of(key, today, context)
     await respond(update, context, context.render("indicators/working"))
-    await store_closed_months(context.services.db, period=period, now=context.now())
+    secret = context.services.settings.SECRET_KEY
+    await store_closed_months(context.services.db, period=period, now=context.now(), secret=secret)
     async with context.db() as session:
-        figures = await compute(session, period=period, now=context.now())
+        figures = await compute(session, period=period, now=context.now(), secret=secret)
         runs = await broadcasts.figures_in_period(session, start=period.utc_start, end=period.utc_end)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"indikator-kla-{period.start.isoformat()}-{period.end.isoformat()}.{fmt}"
-        await write_export(figures, path, fmt=fmt, broadcast_runs=runs)
+        await write_export(figures, path, fmt=fmt, min_cell=DEFAULT_MIN_CELL, broadcast_runs=runs)
         caption = context.render("indicators/caption", period=period, count=len(figures))
         with path.open("rb") as handle:
             await context.bot.send_document(update.effective_chat.id, handle, filename=path.name, caption=caption)
@@ -79,9 +84,10 @@ async def stats_command(update: Update, context: BotContext) -> None:
     today = context.now().astimezone(context.services.settings.tz).date()
     start = (today.replace(day=1) - timedelta(days=150)).replace(day=1)
     async with context.db() as session:
-        figures = await compute(session, period=Period(start, today, context.services.settings.tz), now=context.now())
+        figures = await compute(session, period=Period(start, today, context.services.settings.tz), now=context.now(),
+                                secret=context.services.settings.SECRET_KEY)
     png = await participation_png_async(
-        figures,
+        protected_rows(figures, min_cell=DEFAULT_MIN_CELL),  # hidden counts drawn as no bar
         title=context.text("ex.chart.title"),
         ylabel=context.text("ex.chart.ylabel"),
         empty=context.text("ex.chart.empty"),
@@ -93,4 +99,5 @@ async def stats_command(update: Update, context: BotContext) -> None:
 async def close_months_job(context: BotContext) -> None:
     """Ticker job: store the figures of months that have just closed, so exports stay fast."""
     services = context.services
-    await store_closed_months(services.db, period=recent_months(services.now(), services.settings.tz), now=services.now())
+    await store_closed_months(services.db, period=recent_months(services.now(), services.settings.tz), now=services.now(),
+                              secret=services.settings.SECRET_KEY)

@@ -226,7 +226,7 @@ def test_killed_during_an_export_leaves_no_half_written_file(tmp_path: Path, fmt
     out_dir = tmp_path / "exports"
     out_dir.mkdir()
     out = out_dir / f"kla-2026.{fmt}"
-    env = clean_env(DATABASE_URL=url)
+    env = clean_env(DATABASE_URL=url, SECRET_KEY="crash-test-secret-key-long-enough-0123456789")  # protected export
     command = [forum_anak_exe(), "export", "--from", "2026-01-01", "--to", "2026-12-31", "--format", fmt,
                "--out", str(out)]
 
