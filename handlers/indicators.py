@@ -11,11 +11,10 @@ from pathlib import Path
 
 from telegram import Update
 
-from bot.charts import participation_png_async
+from bot.charts import ChartText, months_between, participation_png_async
 from bot.context import BotContext
 from bot.exports import DEFAULT_MIN_CELL, write_export
 from db import broadcasts
-from db.disclosure import protected_rows
 from db.indicators import Period, compute, recent_months, store_closed_months
 from db.sqlite_loop import in_background
 from handlers.callbacks import decode, encode
@@ -86,12 +85,10 @@ async def stats_command(update: Update, context: BotContext) -> None:
     async with context.db() as session:
         figures = await compute(session, period=Period(start, today, context.services.settings.tz), now=context.now(),
                                 secret=context.services.settings.SECRET_KEY)
-    png = await participation_png_async(
-        protected_rows(figures, min_cell=DEFAULT_MIN_CELL),  # hidden counts drawn as no bar
-        title=context.text("ex.chart.title"),
-        ylabel=context.text("ex.chart.ylabel"),
-        empty=context.text("ex.chart.empty"),
-    )
+    text = ChartText(title=context.text("ex.chart.title"), ylabel=context.text("ex.chart.ylabel"),
+                     empty=context.text("ex.chart.empty"), month_names=context.text("ex.chart.months").split())
+    png = await participation_png_async(figures, months=months_between(start, today), text=text,
+                                        min_cell=DEFAULT_MIN_CELL)
     caption = context.render("indicators/chart_caption", start=start, end=today)
     await context.bot.send_photo(update.effective_chat.id, png, caption=caption)
 
