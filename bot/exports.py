@@ -129,6 +129,7 @@ def _write_workbook(
     summary.set_column(1, 1, 70)
     summary.set_column(2, 2, 45)
     summary.set_column(3, 3, 12)
+    _print_layout(summary, header_row=4, title=title)
 
     for group in dict.fromkeys(indicator.group for indicator in INDICATORS):
         sheet = workbook.add_worksheet(group.capitalize()[:31])
@@ -149,10 +150,23 @@ def _write_workbook(
         sheet.set_column(1, 2, 12)
         sheet.set_column(3, 4, 22)
         sheet.set_column(5, len(HEADER) - 1, 12)
+        _print_layout(sheet, header_row=1, title=title)
 
     _broadcast_sheet(workbook, broadcast_runs, header, number, min_cell=min_cell, note=(note, note_format))
     _charts(workbook, rows, whole, shown, header, number, note=(note, note_format))
     workbook.close()
+
+
+def _print_layout(sheet: Any, *, header_row: int | None, title: str) -> None:
+    """Print as an officer expects: A4 landscape, one page wide, header repeated, page numbers."""
+    sheet.set_paper(9)  # A4
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)  # as wide as one page, as many pages down as it takes
+    sheet.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    if header_row is not None:
+        sheet.repeat_rows(0, header_row)  # the protection note and the column names on every page
+    sheet.set_header(f"&L{title.replace('&', '&&')}&R&A")
+    sheet.set_footer("&CHalaman &P / &N")
 
 
 def _broadcast_sheet(
@@ -188,6 +202,7 @@ def _broadcast_sheet(
     sheet.set_column(2, 7, 11)
     sheet.set_column(8, 9, 20)
     sheet.set_column(10, 10, 12)
+    _print_layout(sheet, header_row=1, title="Siaran")
 
 
 def _is_total(row: Row) -> bool:
@@ -248,7 +263,11 @@ def _charts(
             "values": ["Grafik", first, left + 1, last, left + 1],
         })
         figure.set_title({"name": title})
-        figure.set_legend({"none": True})
+        if kind == "pie":  # no axes: each slice carries its name and share
+            figure.set_legend({"position": "bottom"})
+        else:  # one series, named by the title; the axis counts whole people from zero
+            figure.set_legend({"none": True})
+            figure.set_y_axis({"min": 0, "num_format": "0", "major_gridlines": {"visible": True}})
         data.insert_chart(place, figure, {"x_scale": 1.2, "y_scale": 1.1})
 
     def cells(dimension: str) -> list[tuple[str, Published]]:
@@ -268,3 +287,4 @@ def _charts(
     chart("pie", "Pendaftar per jenis kelamin", "E56", series(cells("gender"), 60, 0, "jenis kelamin"))
     data.set_column(0, 0, 22)
     data.set_column(1, 1, 10)
+    _print_layout(data, header_row=None, title="Grafik")

@@ -130,7 +130,15 @@ async def test_xlsx_has_summary_groups_and_native_charts(session: AsyncSession, 
     assert participation[1] == HEADER
     with zipfile.ZipFile(path) as archive:
         charts = [name for name in archive.namelist() if name.startswith("xl/charts/chart")]
+        axes = [archive.read(name).decode() for name in charts]
     assert len(charts) == 4
+    assert sum('formatCode="0"' in chart for chart in axes) == 3  # whole-number axes (the pie has none)
+    # It prints: A4 landscape, one page wide, the note and column names repeated on every page.
+    for sheet in book.worksheets:
+        assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.paperSize == 9, sheet.title
+        setup = sheet.page_setup  # fitToWidth 1 is the default, written as nothing
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage and setup.fitToWidth in (None, 1) and setup.fitToHeight == 0
+    assert book["Participation"].print_title_rows == "$1:$2" and book["Ringkasan"].print_title_rows == "$1:$5"
 
 
 async def test_xlsx_lists_each_broadcast_with_its_figures(session: AsyncSession, tmp_path: Path) -> None:
