@@ -101,13 +101,16 @@ def _write_workbook(
 
     by_code = {indicator.code: indicator for indicator in INDICATORS}
     workbook = xlsxwriter.Workbook(str(path), {"constant_memory": False})
-    bold = workbook.add_format({"bold": True})
+    bold = workbook.add_format({"bold": True, "valign": "top"})
     header = workbook.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
-    number = workbook.add_format({"num_format": "#,##0"})
-    decimal = workbook.add_format({"num_format": "0.0"})
+    number = workbook.add_format({"num_format": "#,##0", "valign": "top"})
+    decimal = workbook.add_format({"num_format": "0.0", "valign": "top"})
     wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
 
-    note_format = workbook.add_format({"italic": True, "font_color": "#9C0006" if not min_cell else "#375623"})
+    # Wrapped in a merged cell as wide as the table: a long line would widen the printed page
+    # and shrink everything on it to fit.
+    note_format = workbook.add_format({"italic": True, "font_color": "#9C0006" if not min_cell else "#375623",
+                                       "text_wrap": True, "valign": "top"})
     note = disclosure.note(min_cell)
     shown = dict(zip(map(id, rows), disclosure.publish_all(rows, min_cell=min_cell), strict=True))
     span = _whole_period(rows)  # once: a row is the whole period's or a month's
@@ -116,13 +119,17 @@ def _write_workbook(
     summary.write(0, 0, title, workbook.add_format({"bold": True, "font_size": 14}))
     if rows:
         summary.write(1, 0, f"Periode: {rows[0].period_start.isoformat()} s/d {max(r.period_end for r in rows).isoformat()} (WITA)")
-    summary.write(2, 0, note, note_format)
+    _note(summary, 2, 3, note, note_format)
     for col, name in enumerate(("Indikator", "Definisi", "Klaster KLA", "Total")):
         summary.write(4, col, name, header)
     for line, indicator in enumerate(INDICATORS, start=5):
         total = next((r for r in whole if r.indicator == indicator.code and _is_total(r)), None)
         summary.write(line, 0, indicator.code, bold)
         summary.write(line, 1, indicator.definition, wrap)
+        # XlsxWriter does not size rows to wrapped text (and LibreOffice keeps the default), so
+        # a definition of three lines would run into the next row.
+        lines = max(len(indicator.definition) // 68, len(indicator.cluster) // 42) + 1
+        summary.set_row(line, 15 * lines)
         summary.write(line, 2, indicator.cluster, wrap)
         _write_value(summary, line, 3, total, shown.get(id(total)), number, decimal)
     summary.set_column(0, 0, 30)
@@ -133,7 +140,7 @@ def _write_workbook(
 
     for group in dict.fromkeys(indicator.group for indicator in INDICATORS):
         sheet = workbook.add_worksheet(group.capitalize()[:31])
-        sheet.write(0, 0, note, note_format)
+        _note(sheet, 0, len(HEADER) - 1, note, note_format)
         for col, name in enumerate(HEADER):
             sheet.write(1, col, name, header)
         line = 2
@@ -155,6 +162,12 @@ def _write_workbook(
     _broadcast_sheet(workbook, broadcast_runs, header, number, min_cell=min_cell, note=(note, note_format))
     _charts(workbook, rows, whole, shown, header, number, note=(note, note_format))
     workbook.close()
+
+
+def _note(sheet: Any, row: int, last_col: int, text: str, fmt: Any, *, first_col: int = 0) -> None:
+    """The protection note across the table's width, wrapped, two lines high."""
+    sheet.merge_range(row, first_col, row, last_col, text, fmt)
+    sheet.set_row(row, 45)
 
 
 def _print_layout(sheet: Any, *, header_row: int | None, title: str) -> None:
@@ -179,7 +192,7 @@ def _broadcast_sheet(
     gender, and a broadcast's audience is chosen by its author.
     """
     sheet = workbook.add_worksheet("Siaran")
-    sheet.write(0, 0, *note)
+    _note(sheet, 0, 10, *note)
     names = ("siaran", "waktu (UTC)", "penerima", "terkirim", "gagal", "memblokir", "menunggu",
              "dihentikan", "mulai (UTC)", "selesai (UTC)", "pesan/detik")
     for col, name in enumerate(names):
@@ -238,7 +251,7 @@ def _charts(
     Excel draws as a gap, never as the exact count.
     """
     data = workbook.add_worksheet("Grafik")
-    data.write(0, 3, *note)
+    _note(data, 0, 8, *note, first_col=3)
     code = "users_registered"
 
     def series(cells: list[tuple[str, Published]], top: int, left: int, caption: str) -> tuple[int, int, int]:

@@ -139,6 +139,10 @@ async def test_xlsx_has_summary_groups_and_native_charts(session: AsyncSession, 
         setup = sheet.page_setup  # fitToWidth 1 is the default, written as nothing
         assert sheet.sheet_properties.pageSetUpPr.fitToPage and setup.fitToWidth in (None, 1) and setup.fitToHeight == 0
     assert book["Participation"].print_title_rows == "$1:$2" and book["Ringkasan"].print_title_rows == "$1:$5"
+    # The long protection note is wrapped inside the table's width: on one line it widened the
+    # printed page and shrank every figure to an unreadable size (seen in LibreOffice's PDF).
+    assert any(str(r).startswith("A1:") for r in book["Participation"].merged_cells.ranges)
+    assert book["Participation"]["A1"].alignment.wrap_text
 
 
 async def test_xlsx_lists_each_broadcast_with_its_figures(session: AsyncSession, tmp_path: Path) -> None:
